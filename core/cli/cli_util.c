@@ -17,6 +17,10 @@ af_cli_default_plugin_dir(char *buf, size_t n)
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = '\0';
+    /* Build tree: build/plugins next to build/adfunnel.  Installed:
+     * PREFIX/lib/adfunnel/plugins next to PREFIX/bin. */
     snprintf(buf, n, "%s/plugins", exe);
+    if (access(buf, F_OK) != 0)
+        snprintf(buf, n, "%s/../lib/adfunnel/plugins", exe);
     return buf;
 }
