@@ -1,0 +1,217 @@
+/*
+ * lr.c -- model "lr": logistic regression over hashed features.
+ *
+ * The weights come from a model file (lr_format.h) opened through the host,
+ * which checks the checksum and that the file was trained with the
+ * pipeline's features (fingerprint).  Scoring adds the request-side weights
+ * once per request and broadcasts them to every candidate, as af_types.h
+ * suggests: with 8 request fields and 9 candidate fields that halves the
+ * lookups.
+ *
+ * Parameters:
+ *   model            path of the .afm file (required; relative to the data dir)
+ *   downsample_rate  w in (0, 1] (default 1): the rate at which negatives were
+ *                    kept in training; scores are corrected with
+ *                    p' = p / (p + (1 - p) / w)
+ *
+ * The instance holds the open blob and pointers into it, read-only after
+ * create(), so concurrent score() calls need no lock.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <adfunnel/adfunnel.h>
+
+#include <adfunnel/af_params.h>
+#include "lr_format.h"
+
+struct lr {
+    const struct af_host_api *host;
+    struct af_model_blob blob; /* owns the memory w and w_dense point to */
+    const float *w;            /* n_buckets weights                       */
+    const float *w_dense;      /* n_dense weights                         */
+    uint32_t n_buckets;
+    uint32_t n_dense;
+    float bias;
+    double downsample_rate;    /* 1 = no correction                       */
+};
+
+/* --- ## Loading --- */
+
+/* Check the payload of an open blob and point l's weights into it. */
+static int
+lr_bind(struct lr *l, const char *path, char *err, size_t errlen)
+{
+    const struct af_model_blob *b = &l->blob;
+    struct af_lr_payload_header hdr;
+    if (b->size < sizeof hdr) {
+        snprintf(err, errlen, "%s: lr payload is %zu bytes, its header alone "
+                 "needs %zu", path, b->size, sizeof hdr);
+        return AF_ECORRUPT;
+    }
+    memcpy(&hdr, b->data, sizeof hdr);
+    uint64_t want = sizeof hdr + 4 * ((uint64_t)hdr.n_buckets + hdr.n_dense);
+    if (hdr.n_buckets == 0 || b->size != want) {
+        snprintf(err, errlen, "%s: lr payload is %zu bytes, expected %llu for "
+                 "n_buckets=%u (must be > 0) and n_dense=%u", path, b->size,
+                 (unsigned long long)want, hdr.n_buckets, hdr.n_dense);
+        return AF_ECORRUPT;
+    }
+    /* The host hands out malloc'd or mapped payloads: 16-byte aligned. */
+    if ((uintptr_t)b->data % _Alignof(float) != 0) {
+        snprintf(err, errlen, "%s: payload is not aligned for floats", path);
+        return AF_EINVAL;
+    }
+    l->w = (const float *)((const char *)b->data + sizeof hdr);
+    l->w_dense = l->w + hdr.n_buckets;
+    l->n_buckets = hdr.n_buckets;
+    l->n_dense = hdr.n_dense;
+    l->bias = hdr.bias;
+    uint64_t n = (uint64_t)hdr.n_buckets + hdr.n_dense;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!isfinite(l->w[i])) {
+            snprintf(err, errlen, "%s: weight %llu is not finite", path,
+                     (unsigned long long)i);
+            return AF_ECORRUPT;
+        }
+    }
+    if (!isfinite(hdr.bias)) {
+        snprintf(err, errlen, "%s: bias is not finite", path);
+        return AF_ECORRUPT;
+    }
+    return AF_OK;
+}
+
+/* --- ## Life cycle --- */
+
+static int
+lr_create(const struct af_create_args *args, void **inst, char *err,
+          size_t errlen)
+{
+    const struct af_host_api *h = args->host;
+    const char *path = h->config_str(args->config, "model", NULL);
+    if (path == NULL || path[0] == '\0') {
+        snprintf(err, errlen, "model is required: the path of an lr .afm "
+                 "weights file, e.g. model = \"models/lr.afm\"");
+        return AF_EINVAL;
+    }
+    double rate;
+    int rc = af_param_num(h, args->config, "downsample_rate", 1.0, 0.0, 1.0,
+                       &rate, err, errlen);
+    if (rc != AF_OK)
+        return rc;
+    if (rate <= 0.0) {
+        snprintf(err, errlen, "downsample_rate must be in (0, 1], got %g",
+                 rate);
+        return AF_EINVAL;
+    }
+
+    struct lr *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return AF_ENOMEM;
+    l->host = h;
+    l->downsample_rate = rate;
+    rc = h->model_open(args->pc, path, AF_LR_KIND,
+                       h->feature_fingerprint(args->pc), &l->blob, err,
+                       errlen);
+    if (rc != AF_OK) {
+        free(l);
+        return rc;
+    }
+    char full[4096]; /* for messages: the path the host actually opened */
+    rc = lr_bind(l, h->data_path(args->pc, path, full, sizeof full), err,
+                 errlen);
+    if (rc != AF_OK) {
+        h->model_close(&l->blob);
+        free(l);
+        return rc;
+    }
+    h->log(args->pc, AF_LOG_INFO, "loaded %s (%s): %u buckets, %u dense",
+           path, l->blob.version, l->n_buckets, l->n_dense);
+    *inst = l;
+    return AF_OK;
+}
+
+static void
+lr_destroy(void *inst)
+{
+    struct lr *l = inst;
+    l->host->model_close(&l->blob);
+    free(l);
+}
+
+/* --- ## Request path --- */
+
+static float
+sigmoid(double x)
+{
+    return (float)(1.0 / (1.0 + exp(-x)));
+}
+
+/* Undo negative downsampling: p / (p + (1 - p) / w). */
+static float
+downsample_correct(float p, double w)
+{
+    return (float)(p / (p + (1.0 - p) / w));
+}
+
+static int
+lr_score(void *inst, const struct af_request *req, const struct af_batch *b,
+         const struct af_score_out *out)
+{
+    const struct lr *l = inst;
+    if (out->pctr == NULL)
+        return AF_OK; /* this stage wants no click probability */
+
+    double user = l->bias;
+    for (uint32_t f = 0; f < b->n_req_fields; f++)
+        user += l->w[b->req_fid[f] % l->n_buckets];
+
+    uint32_t n_dense = b->n_dense < l->n_dense ? b->n_dense : l->n_dense;
+    for (uint32_t i = 0; i < b->n; i++) {
+        double logit = user;
+        for (uint32_t f = 0; f < b->n_fields; f++)
+            logit += l->w[b->fid[(size_t)f * b->cap + i] % l->n_buckets];
+        const float *d = b->dense + (size_t)i * AF_MAX_DENSE;
+        for (uint32_t j = 0; j < n_dense; j++)
+            logit += (double)l->w_dense[j] * d[j];
+        float p = sigmoid(logit);
+        if (l->downsample_rate < 1.0)
+            p = downsample_correct(p, l->downsample_rate);
+        out->pctr[i] = p;
+    }
+    return AF_OK;
+}
+
+static const char *
+lr_model_version(void *inst)
+{
+    const struct lr *l = inst;
+    return l->blob.version;
+}
+
+/* --- ## Descriptor --- */
+
+static const struct af_model_ops lr_ops = {
+    .struct_size = sizeof lr_ops,
+    .score = lr_score,
+    .model_version = lr_model_version,
+};
+
+static const struct af_plugin lr_plugin = {
+    AF_PLUGIN_HEADER,
+    .kind = AF_KIND_MODEL,
+    .name = "lr",
+    .version = "1.0.0",
+    .description = "logistic regression over hashed features (pCTR)",
+    .create = lr_create,
+    .destroy = lr_destroy,
+    .ops = &lr_ops,
+};
+
+AF_PLUGIN_EXPORT const struct af_plugin *
+af_plugin_entry(void)
+{
+    return &lr_plugin;
+}
