@@ -111,21 +111,64 @@ af_batch_compact(struct af_batch *b)
     b->n = m;
 }
 
-struct sort_ctx {
-    const float *key;
-    const uint32_t *ad;
+/* A row's sort key: descending by key, then ascending by catalog row, folded
+ * into one integer so ordering needs no callback and no float compares.
+ * The float maps to an unsigned integer in the same order (NaN lowest). */
+struct rank_key {
+    uint64_t k;
+    uint32_t idx;
 };
 
-/* qsort has no context argument; qsort_r (glibc) does. */
-static int
-cmp_desc(const void *pa, const void *pb, void *arg)
+static uint64_t
+make_key(float f, uint32_t ad)
 {
-    const struct sort_ctx *c = arg;
-    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
-    float ka = c->key[a], kb = c->key[b];
-    if (ka != kb) /* NaN sorts last */
-        return (ka > kb || kb != kb) ? -1 : 1;
-    return c->ad[a] < c->ad[b] ? -1 : c->ad[a] > c->ad[b];
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if (f != f)
+        u = 0;
+    else
+        u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return ((uint64_t)u << 32) | (uint32_t)~ad;
+}
+
+static int
+cmp_key_desc(const void *pa, const void *pb)
+{
+    uint64_t a = ((const struct rank_key *)pa)->k;
+    uint64_t b = ((const struct rank_key *)pb)->k;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* Move the k largest keys to the front (Hoare quickselect, median of
+ * three), in O(n) on average; their order is left to the caller. */
+static void
+select_top(struct rank_key *a, int64_t n, int64_t k)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        uint64_t x = a[lo].k, y = a[lo + (hi - lo) / 2].k, z = a[hi].k;
+        uint64_t pivot = x > y ? (y > z ? y : (x > z ? z : x))
+                               : (x > z ? x : (y > z ? z : y));
+        int64_t i = lo, j = hi;
+        while (i <= j) { /* descending: larger keys to the left */
+            while (a[i].k > pivot)
+                i++;
+            while (a[j].k < pivot)
+                j--;
+            if (i <= j) {
+                struct rank_key t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        }
+        /* Now a[lo..j] >= pivot >= a[i..hi], j < i. */
+        if (k - 1 <= j)
+            hi = j;
+        else if (k - 1 >= i)
+            lo = i;
+        else
+            return;
+    }
 }
 
 static void
@@ -133,20 +176,40 @@ order_rows(struct af_batch *b, const float *key, uint32_t k, af_arena *a)
 {
     if (b->n == 0)
         return;
-    uint32_t *idx = af_arena_alloc(a, b->n * sizeof *idx);
-    void *scratch = af_arena_alloc(a, (size_t)b->n * AF_MAX_DENSE * sizeof(float));
-    if (!idx || !scratch) {
-        /* Out of arena: keep order, truncate only (still correct, just not
-         * ranked); the engine reports the arena limit separately. */
-        if (k < b->n)
-            b->n = k;
+    if (k > b->n)
+        k = b->n;
+    /* Most stages hand over rows already in order (retrievers walk sorted
+     * lists, filters keep order): then keeping the top k is a truncation. */
+    int sorted = 1;
+    uint64_t prev = make_key(key[0], b->ad[0]);
+    for (uint32_t i = 1; i < b->n && sorted; i++) {
+        uint64_t cur = make_key(key[i], b->ad[i]);
+        sorted = cur <= prev;
+        prev = cur;
+    }
+    if (sorted) {
+        b->n = k;
         return;
     }
-    for (uint32_t i = 0; i < b->n; i++)
-        idx[i] = i;
-    struct sort_ctx c = {key, b->ad};
-    qsort_r(idx, b->n, sizeof *idx, cmp_desc, &c);
-    apply_map(b, idx, k < b->n ? k : b->n, scratch);
+    struct rank_key *rk = af_arena_alloc(a, b->n * sizeof *rk);
+    uint32_t *idx = af_arena_alloc(a, k * sizeof *idx);
+    void *scratch = af_arena_alloc(a, (size_t)k * AF_MAX_DENSE * sizeof(float));
+    if (!rk || !idx || !scratch) {
+        /* Out of arena: keep order, truncate only (still a valid response,
+         * just not ranked); the arena limit is what to raise. */
+        b->n = k;
+        return;
+    }
+    for (uint32_t i = 0; i < b->n; i++) {
+        rk[i].k = make_key(key[i], b->ad[i]);
+        rk[i].idx = i;
+    }
+    if (k < b->n)
+        select_top(rk, b->n, k);
+    qsort(rk, k, sizeof *rk, cmp_key_desc);
+    for (uint32_t j = 0; j < k; j++)
+        idx[j] = rk[j].idx;
+    apply_map(b, idx, k, scratch);
 }
 
 void

@@ -173,10 +173,13 @@ host_histogram_observe(af_histogram *h, double v)
 static const char *
 host_data_path(af_plugin_ctx *pc, const char *path, char *buf, size_t buflen)
 {
+    int n;
     if (path[0] == '/' || !pc || !pc->data_dir[0])
-        snprintf(buf, buflen, "%s", path);
+        n = snprintf(buf, buflen, "%s", path);
     else
-        snprintf(buf, buflen, "%s/%s", pc->data_dir, path);
+        n = snprintf(buf, buflen, "%s/%s", pc->data_dir, path);
+    if (n < 0 || (size_t)n >= buflen)
+        snprintf(buf, buflen, "%s", ""); /* too long: opening "" fails clearly */
     return buf;
 }
 

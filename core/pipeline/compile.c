@@ -212,12 +212,19 @@ put_param(struct compiler *c, af_config *cfg, const char *key, int depth)
         lua_pushnil(L);
         while (lua_next(L, -2)) {
             char sub[256];
+            int n = -1;
             if (lua_type(L, -2) == LUA_TSTRING)
-                snprintf(sub, sizeof sub, "%s.%s", key, lua_tostring(L, -2));
+                n = snprintf(sub, sizeof sub, "%s.%s", key, lua_tostring(L, -2));
             else if (lua_isinteger(L, -2))
-                snprintf(sub, sizeof sub, "%s.%lld", key,
-                         (long long)lua_tointeger(L, -2));
-            else {
+                n = snprintf(sub, sizeof sub, "%s.%lld", key,
+                             (long long)lua_tointeger(L, -2));
+            if (n >= (int)sizeof sub) {
+                lua_pop(L, 2);
+                return af_compile_fail(c, af_compile_line_of_key(c, key),
+                                       "parameter \"%s\": nested key too long",
+                                       key);
+            }
+            if (n < 0) {
                 lua_pop(L, 2);
                 return af_compile_fail(c, af_compile_line_of_key(c, key),
                             "parameter \"%s\": table keys must be strings or "

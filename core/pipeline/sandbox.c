@@ -93,8 +93,9 @@ static int
 load_chunk(af_sandbox *s, const char *text, size_t len, const char *path)
 {
     lua_State *L = s->L;
-    char name[1100];
-    snprintf(name, sizeof name, "@%s", path);
+    char name[4200];
+    if (snprintf(name, sizeof name, "@%s", path) >= (int)sizeof name)
+        return lua_pushfstring(L, "%s: path too long", path), LUA_ERRFILE;
     int rc = luaL_loadbufferx(L, text, len, name, "t");
     if (rc != LUA_OK)
         return rc;
@@ -130,7 +131,7 @@ sb_require(lua_State *L)
     if (lua_getfield(L, -1, mod) != LUA_TNIL)
         return 1;
     lua_pop(L, 1);
-    char path[2048];
+    char path[4096];
     int n = snprintf(path, sizeof path, "%s/", s->base_dir);
     for (const char *p = mod; *p && n < (int)sizeof path - 5; p++)
         path[n++] = *p == '.' ? '/' : *p;

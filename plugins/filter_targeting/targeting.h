@@ -54,4 +54,16 @@ targeting_matches(const struct af_catalog *cat, uint32_t row,
     return 1;
 }
 
+/* All four dimensions, from masks the caller already holds (retrievers keep
+ * them next to their own ordering to scan sequentially). */
+static inline int
+targeting_masks_match(uint32_t geo_mask, uint8_t age_mask, uint8_t device_mask,
+                      uint64_t interest_mask, const struct af_user *u)
+{
+    return targeting_bit_matches(geo_mask, u->geo, 32) &&
+           targeting_bit_matches(age_mask, u->age_band, 8) &&
+           targeting_bit_matches(device_mask, u->device, 8) &&
+           (interest_mask == 0 || (u->interests & interest_mask) != 0);
+}
+
 #endif

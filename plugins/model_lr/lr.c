@@ -32,10 +32,19 @@ struct lr {
     const float *w;            /* n_buckets weights                       */
     const float *w_dense;      /* n_dense weights                         */
     uint32_t n_buckets;
+    uint32_t bucket_mask;      /* n_buckets - 1 when a power of two, else 0 */
     uint32_t n_dense;
     float bias;
     double downsample_rate;    /* 1 = no correction                       */
 };
+
+/* Bucket of a hashed feature id: a mask when the table size is a power of
+ * two (the usual case), a division otherwise. */
+static inline uint32_t
+bucket(const struct lr *l, uint32_t fid)
+{
+    return l->bucket_mask ? (fid & l->bucket_mask) : (fid % l->n_buckets);
+}
 
 /* --- ## Loading --- */
 
@@ -66,6 +75,7 @@ lr_bind(struct lr *l, const char *path, char *err, size_t errlen)
     l->w = (const float *)((const char *)b->data + sizeof hdr);
     l->w_dense = l->w + hdr.n_buckets;
     l->n_buckets = hdr.n_buckets;
+    l->bucket_mask = (hdr.n_buckets & (hdr.n_buckets - 1)) == 0 ? hdr.n_buckets - 1 : 0;
     l->n_dense = hdr.n_dense;
     l->bias = hdr.bias;
     uint64_t n = (uint64_t)hdr.n_buckets + hdr.n_dense;
@@ -164,19 +174,31 @@ lr_score(void *inst, const struct af_request *req, const struct af_batch *b,
     if (out->pctr == NULL)
         return AF_OK; /* this stage wants no click probability */
 
+    /* The user part once per request, broadcast over the candidates. */
     double user = l->bias;
     for (uint32_t f = 0; f < b->n_req_fields; f++)
-        user += l->w[b->req_fid[f] % l->n_buckets];
+        user += l->w[bucket(l, b->req_fid[f])];
 
+    /* Field by field: the weight loads of one field are independent of
+     * each other, so the CPU overlaps their cache misses (the table is
+     * megabytes; row-by-row summing left the misses serialised). */
+    float *logit = l->host->arena_alloc(req->arena, (b->n + 1) * sizeof(float));
+    if (logit == NULL)
+        return AF_ENOMEM;
+    for (uint32_t i = 0; i < b->n; i++)
+        logit[i] = (float)user;
+    for (uint32_t f = 0; f < b->n_fields; f++) {
+        const uint32_t *col = b->fid + (size_t)f * b->cap;
+        for (uint32_t i = 0; i < b->n; i++)
+            logit[i] += l->w[bucket(l, col[i])];
+    }
     uint32_t n_dense = b->n_dense < l->n_dense ? b->n_dense : l->n_dense;
     for (uint32_t i = 0; i < b->n; i++) {
-        double logit = user;
-        for (uint32_t f = 0; f < b->n_fields; f++)
-            logit += l->w[b->fid[(size_t)f * b->cap + i] % l->n_buckets];
         const float *d = b->dense + (size_t)i * AF_MAX_DENSE;
+        double z = logit[i];
         for (uint32_t j = 0; j < n_dense; j++)
-            logit += (double)l->w_dense[j] * d[j];
-        float p = sigmoid(logit);
+            z += (double)l->w_dense[j] * d[j];
+        float p = sigmoid(z);
         if (l->downsample_rate < 1.0)
             p = downsample_correct(p, l->downsample_rate);
         out->pctr[i] = p;

@@ -25,10 +25,16 @@
 #include <adfunnel/af_params.h>
 #include "../filter_targeting/targeting.h"
 
-/* One catalog row in popularity order. */
+/* One catalog row in popularity order.  The targeting masks are copied in
+ * so a request scans one contiguous array instead of jumping through five
+ * catalog columns per row (those cache misses dominated retrieval). */
 struct ranked_row {
     float score; /* prior value per impression */
     uint32_t row;
+    uint64_t interest_mask;
+    uint32_t geo_mask;
+    uint8_t age_mask;
+    uint8_t device_mask;
 };
 
 struct popular {
@@ -95,8 +101,13 @@ popular_create(const struct af_create_args *args, void **inst, char *err,
         return AF_ENOMEM;
     }
     for (uint32_t i = 0; i < cat->n_ads; i++) {
-        p->order[i].score = prior_value(cat, i, cpa_cvr);
-        p->order[i].row = i;
+        struct ranked_row *r = &p->order[i];
+        r->score = prior_value(cat, i, cpa_cvr);
+        r->row = i;
+        r->interest_mask = cat->interest_mask[i];
+        r->geo_mask = cat->geo_mask[i];
+        r->age_mask = cat->age_mask[i];
+        r->device_mask = cat->device_mask[i];
     }
     qsort(p->order, cat->n_ads, sizeof *p->order, cmp_ranked);
     p->catalog = cat;
@@ -122,13 +133,14 @@ popular_retrieve(void *inst, const struct af_request *req, struct af_batch *b,
 {
     const struct popular *p = inst;
     const struct af_catalog *cat = p->catalog;
-    static const struct targeting_checks all = {1, 1, 1, 1};
+    const struct af_user *u = &req->user;
     uint32_t want = k < p->k ? k : p->k;
     uint32_t scan = cat->n_ads < p->max_scan ? cat->n_ads : p->max_scan;
     uint32_t got = 0;
     for (uint32_t i = 0; i < scan && got < want; i++) {
         const struct ranked_row *r = &p->order[i];
-        if (!targeting_matches(cat, r->row, &req->user, &all))
+        if (!targeting_masks_match(r->geo_mask, r->age_mask, r->device_mask,
+                                   r->interest_mask, u))
             continue;
         uint32_t j = b->n + got++;
         b->ad[j] = r->row;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <adfunnel/adfunnel.h>
+#include <adfunnel/af_params.h> /* parameter validation helpers */
 
 struct temperature {
     double inv_t; /* 1 / T */
@@ -30,12 +31,11 @@ temperature_create(const struct af_create_args *args, void **inst, char *err,
                    size_t errlen)
 {
     const struct af_host_api *host = args->host;
-    double t = host->config_num(args->config, "t", 1.0);
-    if (!(t > 0.01 && t < 100)) {
-        snprintf(err, errlen, "t must be a number in (0.01, 100), got %s",
-                 host->config_str(args->config, "t", "?"));
-        return AF_EINVAL;
-    }
+    double t;
+    int rc = af_param_num(host, args->config, "t", 1.0, 0.01, 100, &t, err,
+                          errlen);
+    if (rc != AF_OK)
+        return rc; /* err says "t must be a number in [0.01, 100], got ..." */
     struct temperature *c = malloc(sizeof *c);
     if (!c)
         return AF_ENOMEM;

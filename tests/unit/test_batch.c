@@ -90,6 +90,53 @@ ties_break_by_catalog_row(void **state)
     af_arena_destroy(a);
 }
 
+/* keep_top against a reference: sort everything, take k. */
+static void
+keep_top_matches_full_sort(void **state)
+{
+    (void)state;
+    af_arena *a = af_arena_create(1 << 20, 0);
+    uint64_t seed = 12345;
+    for (int round = 0; round < 300; round++) {
+        af_arena_reset(a);
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t n = 1 + (uint32_t)(seed >> 40) % 700;
+        uint32_t k = 1 + (uint32_t)(seed >> 20) % (n + 5);
+        struct af_batch b;
+        assert_int_equal(af_batch_init(&b, a, n), 0);
+        fill(&b, n);
+        float ref[700];
+        for (uint32_t i = 0; i < n; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            /* few distinct values: many ties */
+            b.score[i] = (float)((seed >> 33) % 17) - 3.0f;
+            ref[i] = b.score[i];
+        }
+        /* reference order: score desc, ad asc (ads are 100+i, unique) */
+        uint32_t order[700];
+        for (uint32_t i = 0; i < n; i++)
+            order[i] = i;
+        for (uint32_t i = 1; i < n; i++)
+            for (uint32_t j = i; j > 0; j--) {
+                uint32_t p = order[j - 1], q = order[j];
+                if (ref[q] > ref[p] || (ref[q] == ref[p] && q < p)) {
+                    order[j - 1] = q;
+                    order[j] = p;
+                } else {
+                    break;
+                }
+            }
+        af_batch_keep_top(&b, b.score, k, a);
+        uint32_t want = k < n ? k : n;
+        assert_int_equal(b.n, want);
+        for (uint32_t i = 0; i < want; i++) {
+            assert_int_equal(b.ad[i], 100 + order[i]);
+            assert_row_consistent(&b, i);
+        }
+    }
+    af_arena_destroy(a);
+}
+
 int
 main(void)
 {
@@ -97,6 +144,7 @@ main(void)
         cmocka_unit_test(compact_keeps_order),
         cmocka_unit_test(keep_top_orders_by_key),
         cmocka_unit_test(ties_break_by_catalog_row),
+        cmocka_unit_test(keep_top_matches_full_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
