@@ -1,49 +1,47 @@
 /*
- * gsp.c -- auction "gsp": generalized second-price auction with quality and
- * a reserve price.
+ * gsp.c -- auction "gsp": generalized second-price auction with quality,
+ * per-surface and per-advertiser reserves, a squashing exponent on pCTR and a
+ * negative-feedback penalty.
  *
- * Each candidate's auction score is its bid times its "efficiency", the
- * expected number of billable events per impression, weighted by quality:
+ * Score (auc_rank.h):
  *
- *     bid type   efficiency e           score = bid * e
- *     CPC        pctr * q               bid * pctr * q   (the main case)
- *     CPM        q / 1000               bid / 1000 * q   (bid is per mille)
- *     CPA        pctr * pcvr * q        0 until a pipeline has a CVR model
+ *     score_i = bid_i * e_i - neg_penalty * pneg_i
+ *     e_i     = pctr^s * q (CPC),  pctr^s * pcvr * q (CPA),  q / 1000 (CPM)
  *
- * with q = catalog quality (or 1 when quality = false).  Candidates whose bid
- * is below the reserve do not take part.  The rest are ranked by score
- * (ties: lower catalog row first) and the best fill the slots.  The winner of
- * slot j pays, per billable event, the least bid that would still have kept
- * it above the next candidate:
+ * Squashing (Lahaie & Pennock, "Revenue analysis of a family of ranking
+ * rules", EC 2007): s = 1 ranks by expected value per impression, s = 0 by
+ * bid alone (times quality); values in between trade efficiency for revenue.
  *
- *     price_j = min(bid_j, max(reserve, score_{j+1} / e_j))
+ * Rows under their reserve or with a negative score do not take part.  The
+ * rest are ranked by score and the best fill the slots.  The winner of slot j
+ * pays, per billable event, the least bid that would still have kept it at or
+ * above the next candidate (j+1, shown or not; a score of 0 when there is
+ * none), at least its reserve and at most its bid:
  *
- * and the last winner, with no candidate after it, pays the reserve.  Prices
- * are in the bid's own unit (per click, per thousand impressions, per
- * conversion), as af_slot.price documents.
+ *     price_j = min(bid_j, max(reserve_j, (score_{j+1} + pen_j) / e_j))
  *
- * The instance is two parameters, read-only after create().  The ranking
- * keeps only the best (slots + 1) candidates in a small array from the
- * request arena: O(n * slots) with no sort and no malloc.
+ * Prices are in the bid's own unit (per click, per thousand impressions, per
+ * conversion), as af_slot.price documents.  Without the new parameters
+ * (squash = 1, neg_penalty = 0, no per-advertiser reserves) this is the
+ * foundation rule: the last winner pays the reserve.
+ *
+ * The instance is read-only after create().  The request path keeps the best
+ * (slots + 1) candidates in a small array from the request arena: O(n *
+ * slots), no sort, no malloc.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <adfunnel/adfunnel.h>
 
-#include <adfunnel/af_params.h>
+#include "auc_params.h"
+#include "auc_rank.h"
 
 struct gsp {
     const struct af_host_api *host;
-    double reserve;  /* least price per billable event, >= 0 */
-    int use_quality; /* 0: every ad has quality 1           */
+    struct auc_params p;
 };
 
-/* A candidate in the ranking. */
-struct bidder {
-    double score;
-    double eff; /* score per unit of bid */
-    uint32_t i; /* batch row             */
-    uint32_t row; /* catalog row         */
+static const char *const gsp_keys[] = {
+    "reserve", AUC_ADV_PREFIX, "quality", "squash", "neg_penalty", NULL,
 };
 
 /* --- ## Life cycle --- */
@@ -53,19 +51,17 @@ gsp_create(const struct af_create_args *args, void **inst, char *err,
            size_t errlen)
 {
     const struct af_host_api *h = args->host;
-    double reserve;
-    int use_quality, rc;
-    if ((rc = af_param_num(h, args->config, "reserve", 0.0, 0.0, 1e9, &reserve,
-                        err, errlen)) ||
-        (rc = af_param_bool(h, args->config, "quality", 1, &use_quality, err,
-                         errlen)))
-        return rc;
     struct gsp *g = malloc(sizeof *g);
     if (g == NULL)
         return AF_ENOMEM;
+    int rc = auc_check_keys(h, args->config, gsp_keys, err, errlen);
+    if (rc == AF_OK)
+        rc = auc_params_read(h, args->config, 1, &g->p, err, errlen);
+    if (rc != AF_OK) {
+        free(g);
+        return rc;
+    }
     g->host = h;
-    g->reserve = reserve;
-    g->use_quality = use_quality;
     *inst = g;
     return AF_OK;
 }
@@ -73,98 +69,32 @@ gsp_create(const struct af_create_args *args, void **inst, char *err,
 static void
 gsp_destroy(void *inst)
 {
-    free(inst);
+    struct gsp *g = inst;
+    auc_params_free(&g->p);
+    free(g);
 }
 
 /* --- ## Request path --- */
-
-/* Billable events per impression, times quality (see the table above). */
-static double
-efficiency(const struct gsp *g, const struct af_catalog *cat,
-           const struct af_batch *b, uint32_t i)
-{
-    uint32_t row = b->ad[i];
-    double q = g->use_quality ? cat->quality[row] : 1.0;
-    double e;
-    switch (cat->bid_type[row]) {
-    case AF_BID_CPM: e = q / 1000.0; break;
-    case AF_BID_CPA: e = (double)b->pctr[i] * b->pcvr[i] * q; break;
-    default: e = (double)b->pctr[i] * q; break;
-    }
-    return e > 0 ? e : 0; /* negative or NaN model output: worth nothing */
-}
-
-/* Does a rank before b?  Higher score first, then lower catalog row. */
-static int
-ranks_before(const struct bidder *a, const struct bidder *b)
-{
-    if (a->score != b->score)
-        return a->score > b->score;
-    if (a->row != b->row)
-        return a->row < b->row;
-    return a->i < b->i;
-}
-
-/* Insert c into top[0..*n), sorted best first and holding at most cap. */
-static void
-keep_best(struct bidder *top, uint32_t *n, uint32_t cap,
-          const struct bidder *c)
-{
-    uint32_t pos = *n;
-    while (pos > 0 && ranks_before(c, &top[pos - 1]))
-        pos--;
-    if (pos >= cap)
-        return;
-    uint32_t last = *n < cap ? *n : cap - 1;
-    for (uint32_t k = last; k > pos; k--)
-        top[k] = top[k - 1];
-    top[pos] = *c;
-    if (*n < cap)
-        (*n)++;
-}
-
-/* Price of the winner top[j]; top[j + 1] is the next candidate, if any. */
-static double
-price_of(const struct gsp *g, const struct bidder *top, uint32_t n_ranked,
-         uint32_t j, double bid)
-{
-    double price = g->reserve;
-    if (j + 1 < n_ranked && top[j].eff > 0) {
-        double second = top[j + 1].score / top[j].eff;
-        if (second > price)
-            price = second;
-    }
-    return price < bid ? price : bid;
-}
 
 static int
 gsp_auction(void *inst, const struct af_request *req, struct af_batch *b,
             struct af_slots *slots)
 {
     const struct gsp *g = inst;
-    const struct af_catalog *cat = req->catalog;
-    uint32_t cap = slots->max + 1; /* the winners and the one after them */
-    struct bidder *top = g->host->arena_alloc(req->arena, cap * sizeof *top);
-    if (top == NULL)
-        return AF_ENOMEM;
-
-    uint32_t n_ranked = 0;
-    for (uint32_t i = 0; i < b->n; i++) {
-        struct bidder c = {.i = i, .row = b->ad[i]};
-        c.eff = efficiency(g, cat, b, i);
-        c.score = (double)b->bid[i] * c.eff;
-        b->score[i] = (float)c.score;
-        if (!(b->bid[i] >= g->reserve)) /* under the reserve, or NaN */
-            continue;
-        keep_best(top, &n_ranked, cap, &c);
-    }
+    struct auc_bidder *top;
+    uint32_t n_ranked;
+    /* The winners and the one after them, who sets the last price. */
+    int rc = auc_rank(g->host, &g->p, req, b, slots->max + 1, &top, &n_ranked);
+    if (rc != AF_OK)
+        return rc;
 
     slots->n = n_ranked < slots->max ? n_ranked : slots->max;
     for (uint32_t j = 0; j < slots->n; j++) {
         struct af_slot *s = &slots->slot[j];
+        double next = auc_score_at(top, n_ranked, j + 1);
         s->row = top[j].i;
         s->score = (float)top[j].score;
-        s->price = (float)price_of(g, top, n_ranked, j, b->bid[top[j].i]);
+        s->price = (float)auc_threshold_price(&top[j], next);
         s->propensity = 1.0f;
         s->explored = 0;
     }
@@ -182,8 +112,9 @@ static const struct af_plugin gsp_plugin = {
     AF_PLUGIN_HEADER,
     .kind = AF_KIND_AUCTION,
     .name = "gsp",
-    .version = "1.0.0",
-    .description = "generalized second-price auction with quality and reserve",
+    .version = "1.1.0",
+    .description = "generalized second-price auction with quality, reserves, "
+                   "squashing and a negative-feedback penalty",
     .create = gsp_create,
     .destroy = gsp_destroy,
     .ops = &gsp_ops,

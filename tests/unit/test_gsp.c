@@ -6,11 +6,15 @@
  * chosen as binary fractions so every expected score and price below is
  * exact; the comments show the arithmetic.  Rule under test:
  *
- *   score_i = bid_i * pctr_i * q_i      (CPC)
- *   price_j = min(bid_j, max(reserve, score_{j+1} / (pctr_j * q_j)))
- *   the last candidate with no one after it pays the reserve.
+ *   e_i     = pctr^s * q (CPC),  pctr^s * pcvr * q (CPA),  q / 1000 (CPM)
+ *   score_i = bid_i * e_i - neg_penalty * pneg_i
+ *   rows with bid < reserve_i (the advertiser's, else the surface's) or
+ *   score < 0 do not take part
+ *   price_j = min(bid_j, max(reserve_j, (score_{j+1} + pen_j) / e_j)),
+ *   score_{j+1} = 0 when no one follows (so without a penalty the last
+ *   candidate pays its reserve).
  */
-#include "test_plugins_harness.h"
+#include "auction_fixture.h"
 
 #define EPS 1e-6
 
@@ -30,76 +34,16 @@ group_teardown(void **state)
     return 0;
 }
 
-/* One auction: catalog, request, batch, slots, and the plugin instance. */
-struct auction {
-    struct test_catalog cat;
-    struct test_request tr;
-    struct af_batch b;
-    struct af_slot slot[AF_MAX_SLOTS];
-    struct af_slots slots;
-    struct af_instance in;
-};
-
 /* reserve < 0: parameter omitted (default 0).  quality < 0: omitted. */
 static struct auction *
 auction_new(double reserve, int quality, uint32_t max_slots)
 {
-    struct auction *a = calloc(1, sizeof *a);
-    assert_non_null(a);
-    tc_init(&a->cat, 8);
-    treq_init(&a->tr, &a->cat.view);
-    batch_new(&a->tr, &a->b, 16);
-    a->slots.max = max_slots;
-    a->slots.slot = a->slot;
     af_config *cfg = af_config_new();
     if (reserve >= 0)
         af_config_set_num(cfg, "reserve", reserve);
     if (quality >= 0)
         af_config_set_bool(cfg, "quality", quality);
-    must_instance(gsp_plugin, cfg, &a->cat.view, &a->in);
-    af_config_free(cfg); /* parameters are read in create() */
-    return a;
-}
-
-static void
-auction_free(struct auction *a)
-{
-    af_instance_destroy(&a->in);
-    treq_free(&a->tr);
-    free(a);
-}
-
-/* Put catalog row `row` (CPC, bid, quality q) in the batch with pctr. */
-static void
-bidder(struct auction *a, uint32_t row, float bid, float pctr, float q)
-{
-    a->cat.bid[row] = bid;
-    a->cat.quality[row] = q;
-    batch_add(&a->b, &a->cat.view, row);
-    a->b.pctr[a->b.n - 1] = pctr;
-}
-
-static void
-run(struct auction *a)
-{
-    const struct af_auction_ops *ops = a->in.ops;
-    a->slots.n = 99; /* must be overwritten */
-    assert_int_equal(ops->auction(a->in.inst, &a->tr.req, &a->b, &a->slots),
-                     AF_OK);
-}
-
-/* Slot j shows batch row `row` at `price`, deterministically. */
-static void
-expect_slot(const struct auction *a, uint32_t j, uint32_t row, double price)
-{
-    assert_true(j < a->slots.n);
-    const struct af_slot *s = &a->slots.slot[j];
-    if (s->row != row || fabs(s->price - price) > EPS)
-        fail_msg("slot %u: got row %u price %.9f, want row %u price %.9f", j,
-                 s->row, s->price, row, price);
-    assert_float_equal(s->score, a->b.score[row], EPS);
-    assert_float_equal(s->propensity, 1.0, 0);
-    assert_int_equal(s->explored, 0);
+    return auction_open(gsp_plugin, cfg, max_slots);
 }
 
 /* --- cases --- */
@@ -277,8 +221,7 @@ test_cpm_bid(void **state)
      * Row 0: 2000 / 1000 = 2.0; row 1 (CPC): 4 * 0.25 = 1.0.
      * Row 0 pays 1.0 / (1 / 1000) = 1000 per mille. */
     struct auction *a = auction_new(0, 1, 5);
-    a->cat.bid_type[0] = AF_BID_CPM;
-    bidder(a, 0, 2000.0f, 0.0f, 1.0f);
+    bidder_full(a, 0, AF_BID_CPM, 2000.0f, 0.0f, 0.0f, 0.0f, 1.0f);
     bidder(a, 1, 4.0f, 0.25f, 1.0f);
     run(a);
     assert_int_equal(a->slots.n, 2);
@@ -329,6 +272,221 @@ test_bad_parameters(void **state)
     }
 }
 
+static void
+test_cpc_cpa_cpm_together(void **state)
+{
+    /* reserve 0.5, in each bid's own unit.
+     *   row 0 CPM bid 400 per mille, q 1:  e = 1/1000,   score 0.4
+     *   row 1 CPA bid 10, pctr 0.25, pcvr 0.125: e = 0.03125, score 0.3125
+     *   row 2 CPC bid 1, pctr 0.25:        e = 0.25,     score 0.25
+     * row 0 pays 0.3125 / 0.001   = 312.5 per mille
+     * row 1 pays 0.25 / 0.03125   = 8 per conversion
+     * row 2 pays the reserve 0.5 per click (no one after it). */
+    struct auction *a = auction_new(0.5, 1, 5);
+    bidder_full(a, 0, AF_BID_CPM, 400.0f, 0.5f, 0.0f, 0.0f, 1.0f);
+    bidder_full(a, 1, AF_BID_CPA, 10.0f, 0.25f, 0.125f, 0.0f, 1.0f);
+    bidder_full(a, 2, AF_BID_CPC, 1.0f, 0.25f, 0.0f, 0.0f, 1.0f);
+    run(a);
+    assert_int_equal(a->slots.n, 3);
+    assert_float_equal(a->b.score[0], 0.4, EPS);
+    assert_float_equal(a->b.score[1], 0.3125, EPS);
+    expect_slot(a, 0, 0, 312.5);
+    expect_slot(a, 1, 1, 8.0);
+    expect_slot(a, 2, 2, 0.5);
+    auction_free(a);
+}
+
+static void
+test_cpa_without_pcvr_scores_zero(void **state)
+{
+    /* A CPA bid with pcvr 0 (no conversion model) scores 0 and comes
+     * after every positive score; it still takes part and pays the
+     * reserve (0) from the last slot. */
+    struct auction *a = auction_new(-1, -1, 5);
+    bidder_full(a, 0, AF_BID_CPA, 50.0f, 0.5f, 0.0f, 0.0f, 1.0f);
+    bidder(a, 1, 0.5f, 0.25f, 1.0f); /* 0.125 */
+    run(a);
+    assert_int_equal(a->slots.n, 2);
+    expect_slot(a, 0, 1, 0.0); /* next score 0: (0 + 0) / 0.25 = 0 */
+    expect_slot(a, 1, 0, 0.0);
+    auction_free(a);
+}
+
+static void
+test_squash_changes_order(void **state)
+{
+    /* row 0: bid 1,   pctr 0.25;  row 1: bid 0.5, pctr 0.5625 (= 0.75^2).
+     * s = 1:   row 0 = 0.25,  row 1 = 0.28125: row 1 wins and pays
+     *          0.25 / 0.5625 = 4/9.
+     * s = 0.5: row 0 = 1 * 0.5 = 0.5, row 1 = 0.5 * 0.75 = 0.375: row 0
+     *          wins and pays 0.375 / 0.5 = 0.75.
+     * s = 0:   bids alone, 1 and 0.5: row 0 pays 0.5 / 1 = 0.5.
+     * s = 2:   row 0 = 1/16, row 1 = 0.5 * 81/256 = 81/512: row 1 wins and
+     *          pays (1/16) / (81/256) = 16/81. */
+    static const struct {
+        double s;
+        uint32_t first, second;
+        double price;
+    } cases[] = {
+        {1.0, 1, 0, 4.0 / 9.0},
+        {0.5, 0, 1, 0.75},
+        {0.0, 0, 1, 0.5},
+        {2.0, 1, 0, 16.0 / 81.0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct auction *a =
+            auction_open(gsp_plugin, cfg_nums("squash", cases[c].s, NULL), 5);
+        bidder(a, 0, 1.0f, 0.25f, 1.0f);
+        bidder(a, 1, 0.5f, 0.5625f, 1.0f);
+        run(a);
+        assert_int_equal(a->slots.n, 2);
+        expect_slot(a, 0, cases[c].first, cases[c].price);
+        expect_slot(a, 1, cases[c].second, 0.0);
+        auction_free(a);
+    }
+}
+
+static void
+test_squash_applies_to_cpa_not_cpm(void **state)
+{
+    /* s = 0.5.  row 0 CPA bid 4, pctr 0.25, pcvr 0.25:
+     *   e = 0.5 * 0.25 = 0.125, score 0.5.
+     * row 1 CPM bid 250: e = 0.001 (no pCTR to squash), score 0.25.
+     * row 0 pays 0.25 / 0.125 = 2 per conversion. */
+    struct auction *a =
+        auction_open(gsp_plugin, cfg_nums("squash", 0.5, NULL), 5);
+    bidder_full(a, 0, AF_BID_CPA, 4.0f, 0.25f, 0.25f, 0.0f, 1.0f);
+    bidder_full(a, 1, AF_BID_CPM, 250.0f, 0.25f, 0.0f, 0.0f, 1.0f);
+    run(a);
+    assert_int_equal(a->slots.n, 2);
+    assert_float_equal(a->b.score[1], 0.25, EPS);
+    expect_slot(a, 0, 0, 2.0);
+    expect_slot(a, 1, 1, 0.0);
+    auction_free(a);
+}
+
+static void
+test_neg_penalty(void **state)
+{
+    /* neg_penalty 2, reserve 0.
+     *   row 0: bid 2, pctr 0.5,  pneg 0.125: 1 - 0.25 = 0.75  (pen 0.25)
+     *   row 1: bid 1, pctr 0.5,  pneg 0:     0.5               (pen 0)
+     *   row 2: bid 4, pctr 0.25, pneg 0.375: 1 - 0.75 = 0.25  (pen 0.75)
+     *   row 3: bid 1, pctr 0.25, pneg 0.5:   0.25 - 1 = -0.75: left out
+     * Without the penalty row 2 (1.0) would tie row 0 and win.
+     * row 0 pays (0.5 + 0.25) / 0.5  = 1.5
+     * row 1 pays (0.25 + 0) / 0.5    = 0.5
+     * row 2, last, pays the least bid that keeps its score >= 0:
+     *        (0 + 0.75) / 0.25 = 3 (<= its bid 4). */
+    struct auction *a =
+        auction_open(gsp_plugin, cfg_nums("neg_penalty", 2.0, NULL), 5);
+    bidder_full(a, 0, AF_BID_CPC, 2.0f, 0.5f, 0.0f, 0.125f, 1.0f);
+    bidder_full(a, 1, AF_BID_CPC, 1.0f, 0.5f, 0.0f, 0.0f, 1.0f);
+    bidder_full(a, 2, AF_BID_CPC, 4.0f, 0.25f, 0.0f, 0.375f, 1.0f);
+    bidder_full(a, 3, AF_BID_CPC, 1.0f, 0.25f, 0.0f, 0.5f, 1.0f);
+    run(a);
+    assert_int_equal(a->slots.n, 3);
+    assert_float_equal(a->b.score[3], -0.75, EPS); /* scored, not shown */
+    expect_slot(a, 0, 0, 1.5);
+    expect_slot(a, 1, 1, 0.5);
+    expect_slot(a, 2, 2, 3.0);
+    auction_free(a);
+
+    /* The penalty is off by default: pneg is not even read. */
+    a = auction_new(-1, -1, 5);
+    bidder_full(a, 0, AF_BID_CPC, 1.0f, 0.5f, 0.0f, NAN, 1.0f);
+    run(a);
+    assert_int_equal(a->slots.n, 1);
+    assert_float_equal(a->b.score[0], 0.5, EPS);
+    auction_free(a);
+}
+
+static void
+test_per_advertiser_reserve(void **state)
+{
+    /* Surface reserve 0.25; advertiser 100 (row 0) 0.75, advertiser 101
+     * (row 1) 1.5, advertiser 102 (row 2) 0.0625 (a discount below the
+     * surface's).  Row r belongs to advertiser 100 + r.
+     *   row 0: bid 2,     pctr 0.5: 1.0
+     *   row 1: bid 1.25,  pctr 0.5: 0.625, bid < 1.5: left out
+     *   row 2: bid 0.125, pctr 0.5: 0.0625, under 0.25 but >= its 0.0625
+     *   row 3: bid 0.5,   pctr 0.5: 0.25
+     * row 0 pays max(0.75, 0.25 / 0.5 = 0.5)     = 0.75 (its own reserve)
+     * row 3 pays max(0.25, 0.0625 / 0.5 = 0.125) = 0.25 (surface reserve)
+     * row 2 pays max(0.0625, 0)                  = 0.0625 */
+    af_config *cfg = cfg_nums("reserve", 0.25, "reserve_by_advertiser.100",
+                              0.75, "reserve_by_advertiser.101", 1.5,
+                              "reserve_by_advertiser.102", 0.0625, NULL);
+    struct auction *a = auction_open(gsp_plugin, cfg, 5);
+    bidder(a, 0, 2.0f, 0.5f, 1.0f);
+    bidder(a, 1, 1.25f, 0.5f, 1.0f);
+    bidder(a, 2, 0.125f, 0.5f, 1.0f);
+    bidder(a, 3, 0.5f, 0.5f, 1.0f);
+    run(a);
+    assert_int_equal(a->slots.n, 3);
+    assert_float_equal(a->b.score[1], 0.625, EPS);
+    expect_slot(a, 0, 0, 0.75);
+    expect_slot(a, 1, 3, 0.25);
+    expect_slot(a, 2, 2, 0.0625);
+    auction_free(a);
+}
+
+static void
+test_per_advertiser_reserve_shared_by_its_ads(void **state)
+{
+    /* Rows 0 and 1 both belong to advertiser 7 (reserve 1); row 2 to
+     * advertiser 102 (surface reserve 0).
+     *   row 0: bid 2,   pctr 0.5:  1.0
+     *   row 1: bid 0.9, pctr 0.5:  under 1: left out
+     *   row 2: bid 1,   pctr 0.25: 0.25
+     * row 0 pays max(1, 0.25 / 0.5) = 1; row 2 pays 0. */
+    struct auction *a = auction_open(
+        gsp_plugin, cfg_nums("reserve_by_advertiser.7", 1.0, NULL), 5);
+    a->cat.advertiser_id[0] = a->cat.advertiser_id[1] = 7;
+    bidder(a, 0, 2.0f, 0.5f, 1.0f);
+    bidder(a, 1, 0.9f, 0.5f, 1.0f);
+    bidder(a, 2, 1.0f, 0.25f, 1.0f);
+    run(a);
+    assert_int_equal(a->slots.n, 2);
+    expect_slot(a, 0, 0, 1.0);
+    expect_slot(a, 1, 2, 0.0);
+    auction_free(a);
+}
+
+static void
+test_bad_new_parameters(void **state)
+{
+    expect_create_error(gsp_plugin, cfg_nums("squash", -1.0, NULL),
+                        "squash must be a number in [0, 4], got -1");
+    expect_create_error(gsp_plugin, cfg_nums("squash", 5.0, NULL),
+                        "squash must be a number in [0, 4], got 5");
+    expect_create_error(gsp_plugin, cfg_str("neg_penalty", "high"),
+                        "neg_penalty must be a number in [0, 1e+09], got high");
+    expect_create_error(gsp_plugin,
+                        cfg_nums("reserve_by_advertiser.7", -0.5, NULL),
+                        "reserve_by_advertiser.7 must be a number in [0, "
+                        "1e+09], got -0.5");
+    expect_create_error(gsp_plugin,
+                        cfg_nums("reserve_by_advertiser.acme", 0.5, NULL),
+                        "reserve_by_advertiser.acme: the key of "
+                        "reserve_by_advertiser must be an advertiser id");
+    expect_create_error(gsp_plugin,
+                        cfg_nums("reserve_by_advertiser.4294967296", 0.5, NULL),
+                        "must be an advertiser id in 0..4294967295");
+    expect_create_error(gsp_plugin,
+                        cfg_nums("reserve_by_advertiser.7", 0.5,
+                                 "reserve_by_advertiser.07", 0.25, NULL),
+                        "reserve_by_advertiser names advertiser 7 twice");
+    expect_create_error(gsp_plugin,
+                        cfg_nums("reserve_by_advertiser", 0.2, NULL),
+                        "reserve_by_advertiser must be a table of advertiser "
+                        "id -> reserve");
+    expect_create_error(gsp_plugin, cfg_nums("reserv", 0.2, NULL),
+                        "unknown parameter \"reserv\" (takes reserve, "
+                        "reserve_by_advertiser.<key>, quality, squash, "
+                        "neg_penalty)");
+}
+
 int
 main(void)
 {
@@ -346,6 +504,14 @@ main(void)
         cmocka_unit_test(test_cpm_bid),
         cmocka_unit_test(test_empty_batch_and_zero_slots),
         cmocka_unit_test(test_bad_parameters),
+        cmocka_unit_test(test_cpc_cpa_cpm_together),
+        cmocka_unit_test(test_cpa_without_pcvr_scores_zero),
+        cmocka_unit_test(test_squash_changes_order),
+        cmocka_unit_test(test_squash_applies_to_cpa_not_cpm),
+        cmocka_unit_test(test_neg_penalty),
+        cmocka_unit_test(test_per_advertiser_reserve),
+        cmocka_unit_test(test_per_advertiser_reserve_shared_by_its_ads),
+        cmocka_unit_test(test_bad_new_parameters),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
