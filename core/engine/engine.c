@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/batch.h"
 #include "engine/host.h"
@@ -476,6 +477,7 @@ setup(struct run *r, const af_generation *gen, const struct af_rank_req *in,
     q->arena = a;
     q->rng = af_arena_alloc(a, sizeof *q->rng);
     q->catalog = r->cat;
+    q->time_s = in->time_s ? in->time_s : (int64_t)time(NULL);
     if (!q->request_id || !q->rng)
         return AF_ENOMEM;
     uint64_t seed = af_fnv1a(af_generation_seed(gen), id, strlen(id));

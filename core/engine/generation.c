@@ -141,6 +141,7 @@ af_generation_build(const struct af_gen_config *cfg, char *err, size_t errlen)
         .registry = g->registry,
         .catalog = af_catalog_view(g->catalog),
         .data_dir = cfg->data_dir,
+        .state = cfg->state,
         .features_only = cfg->features_only,
     };
     for (const char *const *f = cfg->pipelines; f && *f; f++) {

@@ -22,6 +22,8 @@ struct af_gen_config {
     const char *const *pipelines;   /* pipeline files, NULL-terminated       */
     const char *data_dir;           /* world: ads.tsv, users.tsv, models     */
     uint64_t seed;                  /* base seed of request RNGs             */
+    struct af_state *state;         /* online counters (borrowed; outlives
+                                       the generation); may be NULL         */
     int features_only;              /* compile stages up to features only
                                        (training tools: no models needed)   */
 };

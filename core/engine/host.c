@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "mem/arena.h"
 #include "model/modelfile.h"
+#include "state/state.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 
@@ -45,6 +46,7 @@ struct af_plugin_ctx {
     char label[160];
     char data_dir[PATH_MAX];
     uint64_t feature_fp;
+    struct af_state *state;
     const char *plugin_name;
     const char *kind;
     struct af_counter counters[MAX_PLUGIN_METRICS];
@@ -199,6 +201,23 @@ host_feature_fingerprint(af_plugin_ctx *pc)
     return pc ? pc->feature_fp : 0;
 }
 
+static int
+host_state_read(af_plugin_ctx *pc, const struct af_request *req, int entity,
+                int event, int window, const uint64_t *keys, uint32_t n,
+                double *out)
+{
+    if (entity < 0 || entity >= AF_ENT_N || event < 0 || event >= AF_EV_N ||
+        window < 0 || window >= AF_WIN_N || (n && (!keys || !out)))
+        return AF_EINVAL;
+    if (!pc || !pc->state) {
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = 0;
+        return AF_OK;
+    }
+    return af_state_read(pc->state, entity, event, window, req->time_s, keys,
+                         n, out);
+}
+
 static void *
 host_arena_alloc(af_arena *a, size_t size)
 {
@@ -235,6 +254,7 @@ static const struct af_host_api host_table = {
     .model_close = af_modelfile_close,
     .data_path = host_data_path,
     .feature_fingerprint = host_feature_fingerprint,
+    .state_read = host_state_read,
 };
 
 const struct af_host_api *
@@ -261,6 +281,7 @@ af_instance_create(const af_loaded *p, const af_config *cfg,
     snprintf(pc->data_dir, sizeof pc->data_dir, "%s",
              opts && opts->data_dir ? opts->data_dir : "");
     pc->feature_fp = opts ? opts->feature_fingerprint : 0;
+    pc->state = opts ? opts->state : NULL;
     pc->plugin_name = p->desc->name;
     pc->kind = af_kind_name(p->desc->kind);
 

@@ -25,6 +25,7 @@ struct af_instance_opts {
     const char *data_dir;         /* where relative data paths resolve     */
     const struct af_catalog *catalog;
     uint64_t feature_fingerprint; /* 0 when not known                      */
+    struct af_state *state;       /* online counters; NULL: reads give 0   */
 };
 
 /* Create an instance of plugin p with cfg.  On failure writes the plugin's

@@ -32,6 +32,8 @@ struct af_rank_req {
     uint32_t user_has;                  /* enum af_user_has bits           */
     struct af_user user;
     struct af_context context;          /* -1 where not given              */
+    int64_t time_s;                     /* request time, unix seconds; 0 =
+                                           now (simulations pass virtual time) */
 };
 
 struct af_rank_ad {

@@ -344,6 +344,7 @@ add_plugin(struct compiler *c, struct af_stage *st, int skip_stage_keys)
         .data_dir = c->env->data_dir,
         .catalog = c->env->catalog,
         .feature_fingerprint = c->p->fingerprint,
+        .state = c->env->state,
     };
     if (af_instance_create(pl, sp->cfg, &opts, &sp->in, err, sizeof err) != 0)
         return af_compile_fail(c, line, "%s", err);

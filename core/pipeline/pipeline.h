@@ -16,6 +16,7 @@ struct af_pipeline_env {
     const af_registry *registry;
     const struct af_catalog *catalog;
     const char *data_dir;
+    struct af_state *state;   /* borrowed, may be NULL */
     int features_only; /* build only the stages up to features (training tools) */
 };
 

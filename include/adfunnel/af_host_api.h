@@ -84,6 +84,19 @@ struct af_host_api {
     /* Feature-spec fingerprint of the pipeline's feature stage, 0 when the
      * pipeline has none.  Models pass it to model_open.                      */
     uint64_t (*feature_fingerprint)(af_plugin_ctx *pc);
+
+    /* ## Online state.  Event counters the host keeps from the feedback it
+     * receives (impressions, clicks, conversions, hides, spend), per entity
+     * and time window (af_types.h).  The backend is embedded or shared by
+     * replicas (Redis); plugins cannot tell.  Reads are batched because a
+     * filter asks about every candidate: out[i] receives the count of
+     * keys[i] for `event` over `window` ending at req->time_s (0 for unknown
+     * keys).  Lock-free on the embedded backend; safe on the request path.
+     * Returns 0 or a negative AF_E* (AF_EIO: backend unreachable -- the
+     * plugin decides whether to fail open or closed).                       */
+    int (*state_read)(af_plugin_ctx *pc, const struct af_request *req,
+                      int entity, int event, int window,
+                      const uint64_t *keys, uint32_t n, double *out);
 };
 
 /* True when the host's table has `field` (added in a later minor). */

@@ -115,6 +115,9 @@ struct af_request {
     af_arena *arena;          /* per-request allocator                      */
     af_rng *rng;              /* per-request generator                      */
     const struct af_catalog *catalog; /* the generation's ads               */
+    int64_t time_s;           /* wall-clock time of the request, unix
+                                 seconds (simulations set virtual time);
+                                 what budgets, caps and windows count by   */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -198,5 +201,51 @@ struct af_model_blob {
     uint64_t fingerprint;  /* feature-spec fingerprint recorded in the file */
     void *host_handle;     /* for host->model_close                         */
 };
+
+/* ------------------------------------------------------------------------ */
+/* ## Online state: event counters                                           */
+/* ------------------------------------------------------------------------ */
+
+/* What the counters are kept for. */
+enum af_entity {
+    AF_ENT_AD = 0,        /* key: catalog ad id                              */
+    AF_ENT_CAMPAIGN,      /* key: campaign id                                */
+    AF_ENT_ADVERTISER,    /* key: advertiser id                              */
+    AF_ENT_USER,          /* key: user id                                    */
+    AF_ENT_USER_AD,       /* key: af_state_key2(user id, ad id)              */
+    AF_ENT_USER_CAMPAIGN, /* key: af_state_key2(user id, campaign id)        */
+    AF_ENT_N
+};
+
+/* What is counted.  SPEND sums the prices charged (an impression's price for
+ * CPM, a click's for CPC, a conversion's for CPA). */
+enum af_event_type {
+    AF_EV_IMPRESSION = 0,
+    AF_EV_CLICK,
+    AF_EV_CONVERSION,
+    AF_EV_HIDE,  /* negative feedback */
+    AF_EV_SPEND,
+    AF_EV_N
+};
+
+/* Over which time the counts are summed, relative to the request's time_s. */
+enum af_window {
+    AF_WIN_1H = 0,
+    AF_WIN_6H,
+    AF_WIN_24H,
+    AF_WIN_DAY, /* since 00:00 UTC of the request's day (budgets, daily caps) */
+    AF_WIN_ALL,
+    AF_WIN_N
+};
+
+/* The key of a pair entity (user x ad, user x campaign). */
+static inline uint64_t
+af_state_key2(uint64_t a, uint64_t b)
+{
+    uint64_t z = a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 
 #endif
