@@ -1,20 +1,28 @@
 /*
  * cmd_serve.c -- `adfunnel serve`: parse the options, then run the HTTP
- * server (core/http/server.h) until SIGTERM/SIGINT.
+ * server (core/http/server.h) until SIGTERM/SIGINT, with the control plane
+ * (core/admin/control.h: SIGHUP, hot swaps) and, when configured, the admin
+ * API listener (core/admin/admin_http.h).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admin/admin_http.h"
+#include "admin/control.h"
+#include "admin/plugin_cache.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "engine/generation.h"
 #include "http/server.h"
+#include "util/log.h"
 
 #define MAX_LIST 64
 
@@ -37,6 +45,24 @@ static const char usage[] =
     "  --max-body BYTES      request body limit (default 65536)\n"
     "  --max-connections N   open connections per worker (default 1024)\n"
     "  --drain-timeout SECS  how long SIGTERM waits for requests (default 5)\n"
+    "  --max-response BYTES  response body limit (default 1048576)\n"
+    "\n"
+    "Hot swap and administration (docs/operations.md):\n"
+    "  --admin-token-file F  bearer tokens of the admin API ([ID:]TOKEN per\n"
+    "                        line, mode 600); enables the admin listener\n"
+    "  --admin-port N        admin API port (default 8081; 0: ephemeral)\n"
+    "  --admin-host ADDR     admin API address (default 127.0.0.1)\n"
+    "  --admin-allow-remote  allow a non-loopback --admin-host\n"
+    "  --admin-port-file F   write the admin port to F once listening\n"
+    "  --admin-audit-log F   append every admin change to F (JSON lines)\n"
+    "  --admin-nice N        CPU priority of the admin thread, which builds\n"
+    "                        new generations: 0..19 (default 10)\n"
+    "  --keep-versions N     previous versions held for rollback (default 2)\n"
+    "  --warmup N            synthetic requests per surface before a new\n"
+    "                        generation serves (default 8)\n"
+    "  --plugin-cache DIR    where private copies of plugin files go\n"
+    "                        (default $TMPDIR or /tmp)\n"
+    "SIGHUP reloads the pipelines from disk.\n"
     "  --help                this text\n";
 
 /* A NULL-terminated list of strings; the strings are malloc'd. */
@@ -128,10 +154,56 @@ parse_long(const char *opt, const char *v, long lo, long hi, long *out)
 struct serve_args {
     struct af_server_opts opts;
     struct af_gen_config gen;
+    struct af_admin_opts admin;
+    struct af_control_opts control;
+    int admin_enabled;
+    const char *plugin_cache;
     struct list pipelines, plugins;
-    const char *pipeline_args[MAX_LIST];
+    const char *pipeline_args[MAX_LIST + 1];
     size_t n_pipeline_args;
 };
+
+/* The hot-swap and admin options: 0 when applied (*x = 0), -1 after
+ * printing why (*x = -1), 1 when opt is not one of them. */
+static int
+apply_admin_option(struct serve_args *a, const char *opt, const char *v,
+                   long *x)
+{
+    long n;
+    *x = 0;
+    if (strcmp(opt, "--admin-token-file") == 0) {
+        a->admin.token_file = v;
+        a->admin_enabled = 1;
+    } else if (strcmp(opt, "--admin-port") == 0) {
+        if (parse_long(opt, v, 0, 65535, &n))
+            return *x = -1;
+        a->admin.port = (int)n;
+        a->admin_enabled = 1;
+    } else if (strcmp(opt, "--admin-host") == 0) {
+        a->admin.host = v;
+    } else if (strcmp(opt, "--admin-port-file") == 0) {
+        a->admin.port_file = v;
+    } else if (strcmp(opt, "--admin-audit-log") == 0) {
+        a->control.audit_file = v;
+    } else if (strcmp(opt, "--admin-nice") == 0) {
+        if (parse_long(opt, v, 0, 19, &n))
+            return *x = -1;
+        a->admin.nice = (int)n;
+    } else if (strcmp(opt, "--keep-versions") == 0) {
+        if (parse_long(opt, v, 0, 16, &n))
+            return *x = -1;
+        a->control.keep_previous = (unsigned)n;
+    } else if (strcmp(opt, "--warmup") == 0) {
+        if (parse_long(opt, v, 0, 10000, &n))
+            return *x = -1;
+        a->control.warmup_requests = (unsigned)n;
+    } else if (strcmp(opt, "--plugin-cache") == 0) {
+        a->plugin_cache = v;
+    } else {
+        return 1;
+    }
+    return 0;
+}
 
 /* One option with its value; returns 0, or -1 after printing why. */
 static int
@@ -177,6 +249,12 @@ apply_option(struct serve_args *a, const char *opt, const char *v)
         if (parse_long(opt, v, 1, 3600, &x))
             return -1;
         o->drain_timeout_s = (double)x;
+    } else if (strcmp(opt, "--max-response") == 0) {
+        if (parse_long(opt, v, 1024, 1L << 30, &x))
+            return -1;
+        o->max_response = (size_t)x;
+    } else if (apply_admin_option(a, opt, v, &x) != 1) {
+        return x < 0 ? -1 : 0;
     } else {
         fprintf(stderr, "adfunnel serve: unknown option %s\n%s", opt, usage);
         return -1;
@@ -198,6 +276,10 @@ parse_args(struct serve_args *a, int argc, char **argv)
             fprintf(stderr, "adfunnel serve: unexpected argument \"%s\"\n%s",
                     arg, usage);
             return -1;
+        }
+        if (strcmp(arg, "--admin-allow-remote") == 0) { /* a flag */
+            a->admin.allow_remote = 1;
+            continue;
         }
         /* --opt=value or --opt value */
         char opt[64];
@@ -232,10 +314,65 @@ finish_config(struct serve_args *a)
         list_add(&a->plugins,
                  af_cli_default_plugin_dir(defdir, sizeof defdir)) != 0)
         return -1;
-    a->gen.pipelines = (const char *const *)a->pipelines.item;
+    /* The generation gets the paths as given, so that a reload of all
+     * pipelines rescans the directories (new files are picked up). */
+    a->pipeline_args[a->n_pipeline_args] = NULL;
+    a->gen.pipelines = a->pipeline_args;
     a->gen.plugin_dirs = (const char *const *)a->plugins.item;
     a->opts.gen = &a->gen;
     return 0;
+}
+
+/* Server, control plane and admin listener, in that order; torn down in
+ * reverse (the plugin cache last: generations hold its copies). */
+static int
+serve(struct serve_args *a)
+{
+    char err[1024];
+    /* A SIGHUP during startup waits (pending) for the server to handle it
+     * instead of killing the process (its default action). */
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, NULL);
+    af_plugin_cache *cache = af_plugin_cache_create(a->plugin_cache, err,
+                                                    sizeof err);
+    if (!cache) {
+        af_log(AF_LOG_LEVEL_ERROR, "serve", "cannot start: %s", err);
+        return 1;
+    }
+    a->gen.plugin_cache = cache;
+    af_server *s = af_server_create(&a->opts, err, sizeof err);
+    af_control *c = NULL;
+    af_admin_server *adm = NULL;
+    int rc = 1;
+    if (!s) {
+        af_log(AF_LOG_LEVEL_ERROR, "serve", "cannot start: %s", err);
+        goto out;
+    }
+    a->control.server = s;
+    if (!(c = af_control_create(&a->control, err, sizeof err))) {
+        af_log(AF_LOG_LEVEL_ERROR, "serve", "cannot start: %s", err);
+        goto out;
+    }
+    a->opts.on_sighup = af_control_sighup;
+    a->opts.metrics_hook = af_control_metrics;
+    a->opts.hook_arg = c;
+    if (a->admin_enabled &&
+        !(adm = af_admin_server_start(&a->admin, c, err, sizeof err))) {
+        af_log(AF_LOG_LEVEL_ERROR, "serve", "cannot start: %s", err);
+        goto out;
+    }
+    rc = af_server_serve(s) == 0 ? 0 : 1;
+out:
+    af_admin_server_stop(adm);
+    /* The hooks point at the control plane: unhook before freeing it. */
+    a->opts.on_sighup = NULL;
+    a->opts.metrics_hook = NULL;
+    af_control_free(c);
+    af_server_destroy(s);
+    af_plugin_cache_free(cache);
+    return rc;
 }
 
 int
@@ -247,6 +384,10 @@ af_cmd_serve(int argc, char **argv)
     a.opts.port = 8080;
     a.gen.data_dir = "data/world";
     a.gen.seed = 1;
+    a.admin.port = 8081;
+    a.admin.nice = 10;
+    a.control.keep_previous = 2;
+    a.control.warmup_requests = 8;
     int rc = parse_args(&a, argc, argv);
     if (rc > 0)
         rc = 0; /* --help */
@@ -255,7 +396,7 @@ af_cmd_serve(int argc, char **argv)
     else if (finish_config(&a) != 0)
         rc = 1;
     else
-        rc = af_server_run(&a.opts);
+        rc = serve(&a);
     list_free(&a.pipelines);
     list_free(&a.plugins);
     return rc;

@@ -1,6 +1,6 @@
 /*
- * cmd_world.c -- `adfunnel world gen|traffic|fit-lr`: the simulated ad world
- * (core/world/world.h, docs/world.md).
+ * cmd_world.c -- `adfunnel world gen|traffic|fit-lr|simulate`: the simulated
+ * ad world (core/world/world.h, docs/world.md; simulate: cmd_simulate.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +12,7 @@
 
 #include "adfunnel/af_errno.h"
 #include "cli/cli_util.h"
+#include "cli/cmd_simulate.h"
 #include "cli/commands.h"
 #include "world/world.h"
 
@@ -350,11 +351,13 @@ static void
 world_usage(FILE *out)
 {
     fprintf(out,
-            "usage: adfunnel world <gen|traffic|fit-lr> [options]\n"
+            "usage: adfunnel world <gen|traffic|fit-lr|simulate> [options]\n"
             "\n"
             "  gen      write a simulated ad world (ads, users, ground truth)\n"
             "  traffic  drive a running server with the world's users\n"
             "  fit-lr   fit the lr model on impressions simulated from the world\n"
+            "  simulate run pipelines side by side with ground-truth feedback\n"
+            "  log      write simulated impressions as training data (TSV)\n"
             "\n"
             "Run 'adfunnel world <command> --help' for its options.\n");
 }
@@ -373,6 +376,9 @@ af_cmd_world(int argc, char **argv)
         return cmd_traffic(argc - 1, argv + 1);
     if (!strcmp(sub, "fit-lr"))
         return cmd_fit(argc - 1, argv + 1);
+    if (!strcmp(sub, "log")) return af_cmd_world_log(argc - 1, argv + 1);
+    if (!strcmp(sub, "simulate"))
+        return af_cmd_world_simulate(argc - 1, argv + 1);
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
         world_usage(stdout);
         return 0;

@@ -21,6 +21,8 @@ usage(FILE *out)
             "  serve          serve the pipelines over HTTP\n"
             "  check FILE...  validate pipeline files without serving\n"
             "  world gen|traffic|fit-lr   the simulated ad world\n"
+            "  ctl COMMAND    the admin API client (hot swap, versions)\n"
+            "  train|eval|calibrate   fit, evaluate and calibrate models\n"
             "  version        print version and ABI\n"
             "\n"
             "Run 'adfunnel <command> --help' for a command's options.\n"
@@ -55,6 +57,10 @@ main(int argc, char **argv)
         return af_cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
         return af_cmd_check(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ctl")) return af_cmd_ctl(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return af_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return af_cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "calibrate")) return af_cmd_calibrate(argc - 1, argv + 1);
     if (!strcmp(cmd, "world"))
         return af_cmd_world(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

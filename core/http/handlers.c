@@ -138,6 +138,21 @@ status_of(int rc)
     }
 }
 
+/* A response over the limit is not sent (bounded by construction; this
+ * guards against a plugin or a schema change making it unbounded). */
+static int
+too_large(struct af_worker *w, struct evhttp_request *req, enum body_fmt fmt,
+          size_t len, const char *id)
+{
+    if (len <= w->srv->max_response)
+        return 0;
+    char msg[160];
+    snprintf(msg, sizeof msg, "response of %zu bytes exceeds the %zu-byte "
+             "limit", len, w->srv->max_response);
+    send_error(w, req, fmt, 500, msg, id);
+    return 1;
+}
+
 /* Encode and send a ranking; returns the HTTP status sent. */
 static int
 send_ranking(struct af_worker *w, struct evhttp_request *req,
@@ -155,6 +170,8 @@ send_ranking(struct af_worker *w, struct evhttp_request *req,
             send_error(w, req, fmt, 500, "cannot encode the response", id);
             return 500;
         }
+        if (too_large(w, req, fmt, len, id))
+            return 500;
         send_body(w, req, 200, CT_PB, w->pb, len, id);
         return 200;
     }
@@ -165,8 +182,58 @@ send_ranking(struct af_worker *w, struct evhttp_request *req,
                    id);
         return 500;
     }
+    if (too_large(w, req, fmt, w->text.len, id))
+        return 500;
     send_body(w, req, 200, CT_JSON, w->text.data, w->text.len, id);
     return 200;
+}
+
+/* --- ## Version labels (stable / canary) -------------------------------- */
+
+/* Users in [0, 1e6) by a hash independent of the experiment arms' (which
+ * hash with the pipeline's salt), so canary and arms do not correlate. */
+static uint32_t
+user_ppm(uint64_t user_id)
+{
+    uint64_t z = user_id + 0x63616e6172790000ull; /* "canary" */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (uint32_t)(z % 1000000u);
+}
+
+/* The generation that ranks this request: 0 and *g set, or -1 after
+ * answering 400 for an unknown label. */
+static int
+pick_generation(struct af_worker *w, struct evhttp_request *req,
+                enum body_fmt fmt, const struct af_rank_req *rq,
+                const af_generation **g, int *is_canary)
+{
+    const char *label = evhttp_find_header(
+        evhttp_request_get_input_headers(req), "X-Version-Label");
+    int want;
+    if (!label)
+        want = w->canary_ppm && rq->user.id &&
+               user_ppm(rq->user.id) < w->canary_ppm;
+    else if (strcasecmp(label, "canary") == 0)
+        want = 1;
+    else if (strcasecmp(label, "stable") == 0)
+        want = 0;
+    else {
+        char msg[160];
+        snprintf(msg, sizeof msg, "unknown version label \"%.40s\" (labels: "
+                 "stable, canary)", label);
+        send_error(w, req, fmt, 400, msg, rq->request_id);
+        return -1;
+    }
+    *is_canary = want && w->canary;
+    *g = *is_canary ? w->canary : w->gen;
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)af_generation_id(*g));
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "X-Generation", id);
+    evhttp_add_header(h, "X-Version-Label", *is_canary ? "canary" : "stable");
+    return 0;
 }
 
 static void
@@ -195,10 +262,20 @@ handle_rank(struct af_worker *w, struct evhttp_request *req, uint64_t t0)
         finish(w, PATH_RANK, NULL, status, t0);
         return;
     }
-    const af_generation *g = w->gen;
+    const af_generation *g;
+    int is_canary;
+    if (pick_generation(w, req, fmt, &rq, &g, &is_canary) != 0) {
+        finish(w, PATH_RANK, NULL, 400, t0);
+        return;
+    }
     struct af_rank_resp resp;
     memset(&resp, 0, sizeof resp);
     rc = af_engine_rank(g, &rq, w->arena, &resp, err, sizeof err);
+    atomic_store_explicit(
+        &w->served_label[is_canary],
+        atomic_load_explicit(&w->served_label[is_canary],
+                             memory_order_relaxed) + 1,
+        memory_order_relaxed);
     int status = status_of(rc);
     if (rc == AF_OK) {
         status = send_ranking(w, req, fmt, &rq, &resp);
@@ -235,13 +312,28 @@ static void
 render_server(struct af_worker *w, af_buf *b)
 {
     struct af_server *s = w->srv;
-    uint64_t open = 0, rejected = 0;
+    uint64_t open = 0, rejected = 0, served[2] = {0, 0};
     for (unsigned i = 0; i < s->n_workers; i++) {
         open += atomic_load_explicit(&s->workers[i].open_conns,
                                      memory_order_relaxed);
         rejected += atomic_load_explicit(&s->workers[i].rejected,
                                          memory_order_relaxed);
+        for (int l = 0; l < 2; l++)
+            served[l] += atomic_load_explicit(&s->workers[i].served_label[l],
+                                              memory_order_relaxed);
     }
+    af_buf_printf(b,
+                  "# HELP adfunnel_version_requests_total Rankings by the "
+                  "version label that served them.\n"
+                  "# TYPE adfunnel_version_requests_total counter\n"
+                  "adfunnel_version_requests_total{label=\"stable\"} %llu\n"
+                  "adfunnel_version_requests_total{label=\"canary\"} %llu\n"
+                  "# HELP adfunnel_canary_share_ppm Share of users the canary "
+                  "serves, per million.\n"
+                  "# TYPE adfunnel_canary_share_ppm gauge\n"
+                  "adfunnel_canary_share_ppm %u\n",
+                  (unsigned long long)served[0], (unsigned long long)served[1],
+                  w->canary ? w->canary_ppm : 0);
     af_buf_printf(b,
                   "# HELP adfunnel_http_workers Worker threads serving.\n"
                   "# TYPE adfunnel_http_workers gauge\n"
@@ -271,6 +363,9 @@ handle_metrics(struct af_worker *w, struct evhttp_request *req, uint64_t t0)
     af_metrics_render(w->srv->metrics, b);
     render_server(w, b);
     af_generation_metrics(w->gen, b);
+    if (w->srv->opts->metrics_hook)
+        w->srv->opts->metrics_hook(w->srv->opts->hook_arg, w->gen, w->canary,
+                                   b);
     if (b->oom) {
         send_error(w, req, FMT_JSON, 503, "out of memory rendering metrics",
                    NULL);
@@ -330,6 +425,8 @@ af_http_dispatch(struct evhttp_request *req, void *arg)
     if (af_worker_admit(w, req) != 0) {
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "Connection", "close");
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Retry-After", "1");
         send_error(w, req, FMT_JSON, 503,
                    "server busy: too many open connections", NULL);
         finish(w, PATH_OTHER, NULL, 503, t0);

@@ -5,6 +5,7 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #define DEFAULT_DRAIN_S 5.0
 #define DEFAULT_IDLE_S 30
 #define DEFAULT_ARENA_LIMIT ((size_t)64 << 20)
+#define DEFAULT_MAX_RESPONSE ((size_t)1 << 20)
 #define MAX_WORKERS 256
 #define LISTEN_BACKLOG 1024
 #define WAIT_TICK_NS 100000000L
@@ -137,6 +139,7 @@ apply_defaults(af_server *s, const struct af_server_opts *o)
     s->idle_timeout_s = o->idle_timeout_s > 0 ? o->idle_timeout_s
                                               : DEFAULT_IDLE_S;
     s->arena_limit = o->arena_limit ? o->arena_limit : DEFAULT_ARENA_LIMIT;
+    s->max_response = o->max_response ? o->max_response : DEFAULT_MAX_RESPONSE;
     long n = o->workers > 0 ? o->workers : sysconf(_SC_NPROCESSORS_ONLN);
     s->n_workers = (unsigned)(n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : n);
 }
@@ -231,7 +234,71 @@ signal_name(int sig)
     return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
 }
 
-/* Block until a stop signal, af_server_stop, or a worker dying. */
+/* --- ## Retired generations --------------------------------------------- */
+
+/* Destroy the retired generations no worker pins any more (the retired list
+ * holds the only reference).  Runs on the serving thread, so the cost of a
+ * teardown -- freeing models, dlclose -- never lands on a request. */
+static void
+reap(af_server *s)
+{
+    af_generation *dead[64];
+    unsigned n_dead = 0;
+    pthread_mutex_lock(&s->gen_lock);
+    for (unsigned i = 0; i < s->n_retired && n_dead < 64;) {
+        if (af_generation_refs(s->retired[i]) == 1) {
+            dead[n_dead++] = s->retired[i];
+            s->retired[i] = s->retired[--s->n_retired];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&s->gen_lock);
+    for (unsigned i = 0; i < n_dead; i++)
+        af_generation_unref(dead[i]);
+    /* A generation frees megabytes (models, indexes); give them back to the
+     * system instead of letting the heap grow with every swap. */
+    if (n_dead)
+        malloc_trim(0);
+}
+
+/* Put g on the retired list (lock held).  Returns g when the caller must
+ * release its reference itself: the list already holds g, or cannot grow. */
+static af_generation *
+retire_locked(af_server *s, af_generation *g)
+{
+    if (!g)
+        return NULL;
+    /* Already there (a rollback re-published it): the list keeps one
+     * reference; the caller drops this one. */
+    for (unsigned i = 0; i < s->n_retired; i++)
+        if (s->retired[i] == g)
+            return g;
+    if (s->n_retired == s->cap_retired) {
+        unsigned cap = s->cap_retired ? s->cap_retired * 2 : 8;
+        af_generation **nr = realloc(s->retired, cap * sizeof *nr);
+        if (!nr)
+            return g;
+        s->retired = nr;
+        s->cap_retired = cap;
+    }
+    s->retired[s->n_retired++] = g;
+    return NULL;
+}
+
+static void
+on_sighup(af_server *s)
+{
+    if (s->opts->on_sighup) {
+        af_log(AF_LOG_LEVEL_INFO, "http", "SIGHUP: reloading pipelines");
+        s->opts->on_sighup(s->opts->hook_arg);
+    } else {
+        af_log(AF_LOG_LEVEL_WARN, "http", "SIGHUP ignored: no reload handler");
+    }
+}
+
+/* Block until a stop signal, af_server_stop, or a worker dying; reap
+ * retired generations and answer SIGHUP meanwhile. */
 static void
 wait_for_stop(af_server *s)
 {
@@ -239,9 +306,15 @@ wait_for_stop(af_server *s)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     for (;;) {
         struct timespec tick = {0, WAIT_TICK_NS};
         int sig = sigtimedwait(&set, NULL, &tick);
+        reap(s);
+        if (sig == SIGHUP) {
+            on_sighup(s);
+            continue;
+        }
         if (sig > 0) {
             af_log(AF_LOG_LEVEL_INFO, "http",
                    "%s: stopped accepting, draining in-flight requests "
@@ -305,6 +378,7 @@ af_server_serve(af_server *s)
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
     /* Workers inherit the mask: a write to a closed socket must return
      * EPIPE, not kill the process. */
     sigaddset(&block, SIGPIPE);
@@ -336,6 +410,14 @@ af_server_stop(af_server *s)
     atomic_store(&s->stop_requested, 1);
 }
 
+static void
+notify_all(af_server *s)
+{
+    /* Wake idle workers so they let go of the old generation now. */
+    for (unsigned i = 0; s->workers && i < s->n_workers; i++)
+        af_worker_notify(&s->workers[i]);
+}
+
 int
 af_server_publish(af_server *s, af_generation *g)
 {
@@ -343,13 +425,49 @@ af_server_publish(af_server *s, af_generation *g)
     af_generation *old = s->gen;
     s->gen = g;
     atomic_fetch_add_explicit(&s->gen_seq, 1, memory_order_release);
+    old = retire_locked(s, old);
     pthread_mutex_unlock(&s->gen_lock);
-    /* Wake idle workers so they let go of the old generation now. */
-    for (unsigned i = 0; s->workers && i < s->n_workers; i++)
-        af_worker_notify(&s->workers[i]);
+    notify_all(s);
     if (old)
         af_generation_unref(old);
     return AF_OK;
+}
+
+int
+af_server_publish_canary(af_server *s, af_generation *g, uint32_t share_ppm)
+{
+    pthread_mutex_lock(&s->gen_lock);
+    af_generation *old = s->canary == g ? NULL : s->canary;
+    if (s->canary == g && g)
+        af_generation_unref(g); /* same one: only the share changes */
+    s->canary = g;
+    s->canary_ppm = share_ppm > 1000000 ? 1000000 : share_ppm;
+    atomic_fetch_add_explicit(&s->gen_seq, 1, memory_order_release);
+    old = retire_locked(s, old);
+    pthread_mutex_unlock(&s->gen_lock);
+    notify_all(s);
+    if (old)
+        af_generation_unref(old);
+    return AF_OK;
+}
+
+af_generation *
+af_server_current(af_server *s)
+{
+    pthread_mutex_lock(&s->gen_lock);
+    af_generation *g = s->gen;
+    af_generation_ref(g);
+    pthread_mutex_unlock(&s->gen_lock);
+    return g;
+}
+
+unsigned
+af_server_retired_count(af_server *s)
+{
+    pthread_mutex_lock(&s->gen_lock);
+    unsigned n = s->n_retired;
+    pthread_mutex_unlock(&s->gen_lock);
+    return n;
 }
 
 void
@@ -370,6 +488,11 @@ af_server_destroy(af_server *s)
     }
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    for (unsigned i = 0; i < s->n_retired; i++)
+        af_generation_unref(s->retired[i]);
+    free(s->retired);
+    if (s->canary)
+        af_generation_unref(s->canary);
     if (s->gen)
         af_generation_unref(s->gen);
     af_metrics_free(s->metrics);

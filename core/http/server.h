@@ -21,21 +21,44 @@
  * bytes arrive later than that on an idle keep-alive connection is not
  * served (libevent 2.1 does not expose half-read requests).
  *
+ * Canary.  Besides the generation every request gets by default ("stable"),
+ * the server may hold a "canary" generation (af_server_publish_canary): a
+ * request with the header "X-Version-Label: canary" is ranked by it, and so
+ * is a fixed share of users (by a hash of the user id, so a user sticks to
+ * one version).  Replies say which one served them: "X-Version-Label" and
+ * "X-Generation".  "X-Version-Label: stable" always gets the stable one; a
+ * request for "canary" when there is none is served by stable (and says
+ * so); any other label is a 400.
+ *
+ * Retiring.  A generation replaced by a publication is kept on a retired
+ * list and destroyed by the serving thread (every 100 ms) once no worker
+ * pins it -- never by a worker, so dlclose and freeing a model never add to
+ * a request's latency.
+ *
+ * SIGHUP calls opts->on_sighup on the serving thread (the admin control
+ * plane reloads the pipelines); without a handler it is logged and ignored.
+ *
  * Back-pressure.  Bodies above max_body get 413 (libevent's own HTML page)
  * without being buffered: the rest of the body is read and discarded so the
  * client sees the 413 rather than a reset; headers are capped at 16 KiB;
  * idle and slow connections time out; each worker tracks
  * at most max_connections connections: at the cap it stops accepting (the
  * kernel backlog, then the clients, absorb the excess) and a connection it
- * had already accepted is answered 503 with "Connection: close".  When
+ * had already accepted is answered 503 with "Connection: close" and
+ * "Retry-After: 1" (the client should come back, not give up).  When
  * accept() runs out of descriptors the worker pauses accepting for 100 ms
- * instead of spinning.
+ * instead of spinning.  Responses are bounded by construction (at most
+ * AF_MAX_SLOTS ads, stages only with explain); one larger than max_response
+ * anyway is replaced by a 500 rather than sent.
  */
 #ifndef AF_CORE_HTTP_SERVER_H
 #define AF_CORE_HTTP_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "engine/generation.h"
+
+struct af_buf;
 
 struct af_server_opts {
     const char *host;         /* address to bind; NULL: "127.0.0.1"        */
@@ -50,6 +73,15 @@ struct af_server_opts {
     int idle_timeout_s;       /* keep-alive / read / write timeout; 0: 30 s */
     size_t arena_limit;       /* per-request memory limit; 0: 64 MiB       */
     int quiet;                /* no banner on stdout                       */
+    size_t max_response;      /* response body limit; 0: 1 MiB             */
+
+    /* Control-plane hooks (core/admin); all may be NULL.  They run on the
+     * serving thread (on_sighup) or a worker (metrics_hook, with the
+     * generations that worker pins; must not block). */
+    void (*on_sighup)(void *arg);
+    void (*metrics_hook)(void *arg, const af_generation *stable,
+                         const af_generation *canary, struct af_buf *out);
+    void *hook_arg;
 };
 
 typedef struct af_server af_server;
@@ -85,6 +117,20 @@ void af_server_stop(af_server *s);
  * no worker pins it any more).  Thread-safe.  Returns 0.
  */
 int af_server_publish(af_server *s, af_generation *g);
+
+/*
+ * Make `g` the canary generation (NULL: no canary), served to requests
+ * labelled "canary" and to share_ppm / 1,000,000 of users.  Takes over the
+ * caller's reference.  Thread-safe.  Returns 0.
+ */
+int af_server_publish_canary(af_server *s, af_generation *g,
+                             uint32_t share_ppm);
+
+/* A new reference to the stable generation (the caller unrefs it). */
+af_generation *af_server_current(af_server *s);
+
+/* Generations replaced but still pinned by a worker (for tests/metrics). */
+unsigned af_server_retired_count(af_server *s);
 
 /* Release everything (after af_server_serve returned, or instead of it). */
 void af_server_destroy(af_server *s);

@@ -49,6 +49,8 @@ struct af_worker {
     size_t pb_cap;
 
     af_generation *gen;           /* pinned; one reference               */
+    af_generation *canary;        /* pinned canary, or NULL              */
+    uint32_t canary_ppm;          /* share of users it serves            */
     uint64_t gen_seq;             /* publication it belongs to           */
 
     struct af_conntab conns;
@@ -64,6 +66,7 @@ struct af_worker {
     _Atomic uint64_t drained;     /* requests finished while draining    */
     _Atomic uint64_t abandoned;   /* unfinished at the drain timeout     */
     _Atomic uint64_t rejected;    /* connections refused at the cap      */
+    _Atomic uint64_t served_label[2]; /* rankings by stable [0], canary [1] */
     _Atomic uint32_t open_conns;
     _Atomic int accept_stopped;   /* listener disabled for the drain     */
     _Atomic int exited;           /* event loop returned                 */
@@ -79,12 +82,18 @@ struct af_server {
     double drain_timeout_s;
     int idle_timeout_s;
     size_t arena_limit;
+    size_t max_response;
 
-    /* The current generation.  The mutex is taken by af_server_publish and
-     * by a worker re-pinning after a publication -- never per request. */
+    /* The current generations.  The mutex is taken by af_server_publish*
+     * and by a worker re-pinning after a publication -- never per request.
+     * Replaced generations wait on `retired` until no worker pins them. */
     pthread_mutex_t gen_lock;
     af_generation *gen;
+    af_generation *canary;
+    uint32_t canary_ppm;
     _Atomic uint64_t gen_seq;
+    af_generation **retired;
+    unsigned n_retired, cap_retired;
 
     af_metrics *metrics;
     unsigned n_workers;

@@ -154,16 +154,24 @@ af_worker_repin(struct af_worker *w)
         w->gen)
         return;
     pthread_mutex_lock(&s->gen_lock);
-    af_generation *g = s->gen;
+    af_generation *g = s->gen, *canary = s->canary;
     af_generation_ref(g);
+    if (canary)
+        af_generation_ref(canary);
+    w->canary_ppm = s->canary_ppm;
     uint64_t seq = atomic_load_explicit(&s->gen_seq, memory_order_relaxed);
     pthread_mutex_unlock(&s->gen_lock);
-    af_generation *old = w->gen;
+    af_generation *old = w->gen, *old_canary = w->canary;
     w->gen = g;
+    w->canary = canary;
     w->gen_seq = seq;
-    /* Outside the lock: the last unref destroys the generation (dlclose). */
+    /* Outside the lock.  The server's retired list keeps replaced
+     * generations alive, so these are not the last references (the serving
+     * thread destroys them) -- except at shutdown. */
     if (old)
         af_generation_unref(old);
+    if (old_canary)
+        af_generation_unref(old_canary);
 }
 
 /* --- ## Drain ----------------------------------------------------------- */
@@ -386,6 +394,8 @@ af_worker_destroy(struct af_worker *w)
     af_conntab_free(&w->conns);
     if (w->gen)
         af_generation_unref(w->gen);
+    if (w->canary)
+        af_generation_unref(w->canary);
     memset(w, 0, sizeof *w);
     w->wake_fd = -1;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "learn/feature_stage.h"
 #include "util/fnv.h"
 #include "util/log.h"
 
@@ -249,6 +250,8 @@ static const af_loaded *
 find_plugin(struct compiler *c, int id, const char *name, int line)
 {
     const af_loaded *pl = af_registry_find(c->env->registry, name);
+    if (!pl) /* a plugin built into the host (learn/feature_stage.h)? */
+        pl = af_builtin_plugin(name, stage_kind[id]);
     if (!pl) {
         char list[512] = "";
         size_t n = 0;
@@ -270,6 +273,25 @@ find_plugin(struct compiler *c, int id, const char *name, int line)
         return NULL;
     }
     return pl;
+}
+
+/* Parameters the environment sets for this surface, arm and stage (admin
+ * model deploys) win over the file's. */
+static int
+apply_overrides(struct compiler *c, const struct af_stage *st, af_config *cfg,
+                int line)
+{
+    const struct af_pipeline_env *env = c->env;
+    for (uint32_t i = 0; i < env->n_overrides; i++) {
+        const struct af_param_override *o = &env->overrides[i];
+        if (strcmp(o->surface, c->p->surface) != 0 ||
+            strcmp(o->arm, c->arm ? c->arm : "control") != 0 ||
+            strcmp(o->stage, af_stage_names[st->id]) != 0)
+            continue;
+        if (af_config_set_str(cfg, o->key, o->value) != 0)
+            return af_compile_fail(c, line, "out of memory");
+    }
+    return 0;
 }
 
 /* Create the plugin named by the table at the stack top ({ "name", k = v })
@@ -326,6 +348,12 @@ add_plugin(struct compiler *c, struct af_stage *st, int skip_stage_keys)
             lua_pop(L, 1);
         }
     }
+    if (apply_overrides(c, st, sp->cfg, line) != 0)
+        return -1;
+    /* Built-in extractors resolve their files against the pipeline's. */
+    if (pl->handle == NULL &&
+        af_config_set_str(sp->cfg, AF_SPEC_STAGE_PIPELINE_KEY, c->file) != 0)
+        return af_compile_fail(c, line, "out of memory");
     if (st->id == AF_STAGE_RETRIEVE) {
         double k = af_config_num(sp->cfg, "k", DEFAULT_RETRIEVE_K);
         if (!(k >= 1 && k <= MAX_RETRIEVE_K) || k != floor(k))

@@ -16,6 +16,7 @@ struct compiler {
     const char *src;     /* file text, to locate names               */
     const struct af_pipeline_env *env;
     struct af_pipeline *p;
+    const char *arm;     /* name of the arm being compiled (overrides) */
     int surface_line;
     char *err;
     size_t errlen;

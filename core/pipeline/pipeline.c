@@ -108,6 +108,7 @@ compile_stages(struct compiler *c, struct af_arm *arm, const struct af_arm *base
                int *slots)
 {
     lua_State *L = c->L;
+    c->arm = arm->name;
     for (int id = 0; id < AF_N_STAGES; id++) {
         if (c->env->features_only && id > AF_STAGE_FEATURES)
             break;

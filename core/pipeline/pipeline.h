@@ -12,12 +12,26 @@
 
 struct af_pipeline;
 
+/* A parameter set from outside the pipeline file (admin model deploys):
+ * in surface `surface`, experiment arm `arm` ("control" for the surface's
+ * own stages), stage `stage` ("rank"), every plugin gets key = value,
+ * replacing what the file says. */
+struct af_param_override {
+    const char *surface;
+    const char *arm;
+    const char *stage;
+    const char *key;
+    const char *value;
+};
+
 struct af_pipeline_env {
     const af_registry *registry;
     const struct af_catalog *catalog;
     const char *data_dir;
     struct af_state *state;   /* borrowed, may be NULL */
     int features_only; /* build only the stages up to features (training tools) */
+    const struct af_param_override *overrides; /* may be NULL */
+    uint32_t n_overrides;
 };
 
 /* Load, sandbox-run and compile `file`.  On failure returns NULL and writes

@@ -97,6 +97,8 @@ json_body(struct traffic *t, const struct draw *d, struct evbuffer *out)
     }
 }
 
+/* Cannot fail in practice (the buffer has nanopb's maximum size); an
+ * encoding failure counts the request as failed. */
 static int
 proto_body(struct traffic *t, const struct draw *d, struct evbuffer *out)
 {
@@ -158,9 +160,12 @@ issue(struct slot *s)
                                                  ? "application/x-protobuf"
                                                  : "application/json");
         struct evbuffer *body = evhttp_request_get_output_buffer(req);
-        if (t->o->proto)
-            proto_body(t, &d, body);
-        else
+        if (t->o->proto && proto_body(t, &d, body) != AF_OK) {
+            evhttp_request_free(req);
+            fail_unsent(t);
+            continue;
+        }
+        if (!t->o->proto)
             json_body(t, &d, body);
         s->start_ns = now_ns();
         /* On failure libevent has freed req and will not call back. */

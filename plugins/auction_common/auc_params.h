@@ -9,6 +9,10 @@
  *   quality                     weight the score by catalog quality
  *   squash                      exponent s on pCTR in the score (gsp, first_price)
  *   neg_penalty                 weight of pNeg subtracted from the score
+ *   max_per_advertiser          at most this many ads of one advertiser per
+ *                               response (0: no limit)
+ *   no_adjacent_advertiser      no two adjacent slots of one advertiser
+ *   (the two diversity rules and how prices follow them: auc_alloc.h)
  *
  * Header-only with static functions so that each plugin keeps every private
  * symbol static (plugins/auction_common/ has no CMakeLists.txt: it is not a
@@ -26,6 +30,7 @@
 
 #define AUC_MAX_PRICE 1e9 /* upper bound of any reserve, per billable event */
 #define AUC_MAX_SQUASH 4.0
+#define AUC_MAX_PER_ADVERTISER 64 /* the host's slot limit, AF_MAX_SLOTS */
 #define AUC_ADV_PREFIX "reserve_by_advertiser."
 
 /* One advertiser's reserve. */
@@ -40,6 +45,8 @@ struct auc_params {
     int use_quality;    /* 0: every ad has quality 1                      */
     double squash;      /* pCTR exponent; 1 = no squashing                */
     double neg_penalty; /* weight of pNeg; 0 = pNeg not read              */
+    uint32_t max_per_advertiser; /* 0: no limit                            */
+    int no_adjacent;    /* no two adjacent slots of one advertiser        */
     uint32_t n_adv;
     struct auc_adv_reserve *adv; /* sorted by advertiser; owned (malloc)  */
 };
@@ -174,8 +181,9 @@ auc_read_adv_reserves(const struct af_host_api *h, const af_config *c,
 }
 
 /*
- * Read reserve, reserve_by_advertiser.*, quality, neg_penalty and, when
- * `with_squash`, squash (otherwise p->squash = 1).  On success p->adv is
+ * Read reserve, reserve_by_advertiser.*, quality, neg_penalty,
+ * max_per_advertiser, no_adjacent_advertiser and, when `with_squash`, squash
+ * (otherwise p->squash = 1).  On success p->adv is
  * owned by the caller (auc_params_free); on failure nothing is held.
  */
 static inline int
@@ -197,6 +205,13 @@ auc_params_read(const struct af_host_api *h, const af_config *c,
         (rc = af_param_num(h, c, "squash", 1.0, 0.0, AUC_MAX_SQUASH,
                            &p->squash, err, errlen)))
         return rc;
+    int64_t max_adv;
+    if ((rc = af_param_int(h, c, "max_per_advertiser", 0, 0,
+                           AUC_MAX_PER_ADVERTISER, &max_adv, err, errlen)) ||
+        (rc = af_param_bool(h, c, "no_adjacent_advertiser", 0, &p->no_adjacent,
+                            err, errlen)))
+        return rc;
+    p->max_per_advertiser = (uint32_t)max_adv;
     return auc_read_adv_reserves(h, c, p, err, errlen);
 }
 

@@ -17,10 +17,15 @@
  * and the same parameters first-price revenue is >= gsp revenue slot by slot
  * (bidders would shade their bids in a real first-price market; this plugin
  * only prices the bids it is given).
+ *
+ * Diversity (max_per_advertiser, no_adjacent_advertiser): slots are filled
+ * top down by the best-ranked bidder the rules allow (auc_alloc.h); each
+ * still pays its bid.
  */
 #include <stdlib.h>
 #include <adfunnel/adfunnel.h>
 
+#include "auc_alloc.h"
 #include "auc_params.h"
 #include "auc_rank.h"
 
@@ -30,7 +35,8 @@ struct first_price {
 };
 
 static const char *const fp_keys[] = {
-    "reserve", AUC_ADV_PREFIX, "quality", "squash", "neg_penalty", NULL,
+    "reserve", AUC_ADV_PREFIX, "quality", "squash", "neg_penalty",
+    "max_per_advertiser", "no_adjacent_advertiser", NULL,
 };
 
 /* --- ## Life cycle --- */
@@ -71,18 +77,32 @@ fp_auction(void *inst, const struct af_request *req, struct af_batch *b,
 {
     const struct first_price *f = inst;
     struct auc_bidder *top;
-    uint32_t n_ranked;
-    int rc = auc_rank(f->host, &f->p, req, b, slots->max > 0 ? slots->max : 1,
-                      &top, &n_ranked);
-    if (rc != AF_OK)
-        return rc;
-
-    slots->n = n_ranked < slots->max ? n_ranked : slots->max;
+    uint32_t n_ranked, m = slots->max;
+    uint32_t *win = NULL;
+    uint8_t *used = NULL;
+    int rc;
+    if (!auc_diversity_on(&f->p)) {
+        rc = auc_rank(f->host, &f->p, req, b, m > 0 ? m : 1, &top, &n_ranked);
+        if (rc != AF_OK)
+            return rc;
+        slots->n = n_ranked < m ? n_ranked : m;
+    } else {
+        rc = auc_rank_all(f->host, &f->p, req, b, &top, &n_ranked);
+        if (rc != AF_OK)
+            return rc;
+        win = f->host->arena_alloc(req->arena, (m + 1) * sizeof *win);
+        used = f->host->arena_alloc(req->arena, n_ranked + 1);
+        if (win == NULL || used == NULL)
+            return AF_ENOMEM;
+        slots->n = auc_allocate(&f->p, req->catalog, top, n_ranked, m,
+                                AUC_NONE, used, win);
+    }
     for (uint32_t j = 0; j < slots->n; j++) {
+        const struct auc_bidder *c = &top[win ? win[j] : j];
         struct af_slot *s = &slots->slot[j];
-        s->row = top[j].i;
-        s->score = (float)top[j].score;
-        s->price = (float)top[j].bid;
+        s->row = c->i;
+        s->score = (float)c->score;
+        s->price = (float)c->bid;
         s->propensity = 1.0f;
         s->explored = 0;
     }
@@ -100,7 +120,7 @@ static const struct af_plugin fp_plugin = {
     AF_PLUGIN_HEADER,
     .kind = AF_KIND_AUCTION,
     .name = "first_price",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description = "first-price auction: rank by score, pay the bid",
     .create = fp_create,
     .destroy = fp_destroy,

@@ -25,13 +25,20 @@
  * (squash = 1, neg_penalty = 0, no per-advertiser reserves) this is the
  * foundation rule: the last winner pays the reserve.
  *
- * The instance is read-only after create().  The request path keeps the best
- * (slots + 1) candidates in a small array from the request arena: O(n *
- * slots), no sort, no malloc.
+ * Diversity (max_per_advertiser, no_adjacent_advertiser): slots are filled
+ * top down by the best-ranked bidder the rules allow, and each winner pays
+ * the threshold against the bidder that would have taken its slot without
+ * it (auc_alloc.h); without the rules that is the formula above.
+ *
+ * The instance is read-only after create().  Without diversity rules the
+ * request path keeps the best (slots + 1) candidates in a small array from
+ * the request arena: O(n * slots), no sort, no malloc; with them it sorts
+ * the bidders in the arena (auc_gsp in auc_alloc.h).
  */
 #include <stdlib.h>
 #include <adfunnel/adfunnel.h>
 
+#include "auc_alloc.h"
 #include "auc_params.h"
 #include "auc_rank.h"
 
@@ -41,7 +48,8 @@ struct gsp {
 };
 
 static const char *const gsp_keys[] = {
-    "reserve", AUC_ADV_PREFIX, "quality", "squash", "neg_penalty", NULL,
+    "reserve", AUC_ADV_PREFIX, "quality", "squash", "neg_penalty",
+    "max_per_advertiser", "no_adjacent_advertiser", NULL,
 };
 
 /* --- ## Life cycle --- */
@@ -81,24 +89,7 @@ gsp_auction(void *inst, const struct af_request *req, struct af_batch *b,
             struct af_slots *slots)
 {
     const struct gsp *g = inst;
-    struct auc_bidder *top;
-    uint32_t n_ranked;
-    /* The winners and the one after them, who sets the last price. */
-    int rc = auc_rank(g->host, &g->p, req, b, slots->max + 1, &top, &n_ranked);
-    if (rc != AF_OK)
-        return rc;
-
-    slots->n = n_ranked < slots->max ? n_ranked : slots->max;
-    for (uint32_t j = 0; j < slots->n; j++) {
-        struct af_slot *s = &slots->slot[j];
-        double next = auc_score_at(top, n_ranked, j + 1);
-        s->row = top[j].i;
-        s->score = (float)top[j].score;
-        s->price = (float)auc_threshold_price(&top[j], next);
-        s->propensity = 1.0f;
-        s->explored = 0;
-    }
-    return AF_OK;
+    return auc_gsp(g->host, &g->p, req, b, slots);
 }
 
 /* --- ## Descriptor --- */
@@ -112,7 +103,7 @@ static const struct af_plugin gsp_plugin = {
     AF_PLUGIN_HEADER,
     .kind = AF_KIND_AUCTION,
     .name = "gsp",
-    .version = "1.1.0",
+    .version = "1.2.0",
     .description = "generalized second-price auction with quality, reserves, "
                    "squashing and a negative-feedback penalty",
     .create = gsp_create,

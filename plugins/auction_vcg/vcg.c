@@ -51,11 +51,18 @@
  * bids and the same slot set the VCG price of every slot is <= its gsp price
  * (Edelman, Ostrovsky & Schwarz 2007; Aggarwal, Goel & Motwani 2006).  The
  * result is clamped to [reserve_j, bid_j] once more against rounding.
+ *
+ * Diversity (max_per_advertiser, no_adjacent_advertiser): the slots are
+ * filled top down by the best-ranked bidder the rules allow, and g_k above
+ * becomes the threshold of the constrained allocation: the least score with
+ * which j would still get slot k or better, computed from the allocation of
+ * everyone but j (auc_alloc.h).  Without rules it is the formula above.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <adfunnel/adfunnel.h>
 
+#include "auc_alloc.h"
 #include "auc_params.h"
 #include "auc_rank.h"
 
@@ -76,7 +83,7 @@ struct vcg {
 
 static const char *const vcg_keys[] = {
     "reserve", AUC_ADV_PREFIX, "quality", "neg_penalty", VCG_LIST_PREFIX,
-    NULL,
+    "max_per_advertiser", "no_adjacent_advertiser", NULL,
 };
 
 /* --- ## Life cycle --- */
@@ -212,6 +219,51 @@ vcg_price(const struct vcg *v, const struct auc_bidder *top,
     return price < c->bid ? price : c->bid;
 }
 
+/* Price per billable event of bidder c holding slot j among m slots, from
+ * its thresholds t[k] (least score for slot k or better, auc_alloc.h). */
+static double
+vcg_price_constrained(const struct vcg *v, const struct auc_bidder *c,
+                      const double *t, uint32_t j, uint32_t m)
+{
+    double aj = alpha_at(v, j), price = 0;
+    for (uint32_t k = j; k < m; k++) {
+        double next = k + 1 < m ? alpha_at(v, k + 1) : 0.0;
+        price += (alpha_at(v, k) - next) / aj * auc_threshold_price(c, t[k]);
+    }
+    if (price < c->reserve)
+        price = c->reserve;
+    return price < c->bid ? price : c->bid;
+}
+
+/* The auction under diversity rules: constrained allocation, prices from
+ * each winner's thresholds. */
+static int
+vcg_constrained(const struct vcg *v, const struct af_request *req,
+                struct af_batch *b, struct af_slots *slots, uint32_t m)
+{
+    struct auc_bidder *top;
+    uint32_t n;
+    struct auc_scratch sc;
+    int rc;
+    if ((rc = auc_rank_all(v->host, &v->p, req, b, &top, &n)) != AF_OK ||
+        (rc = auc_scratch_new(v->host, req, n, m, &sc)) != AF_OK)
+        return rc;
+    slots->n = auc_allocate(&v->p, req->catalog, top, n, m, AUC_NONE, sc.used,
+                            sc.win);
+    for (uint32_t j = 0; j < slots->n; j++) {
+        const struct auc_bidder *c = &top[sc.win[j]];
+        auc_thresholds(&v->p, req->catalog, top, n, m, sc.win[j], sc.used,
+                       sc.o, sc.t);
+        struct af_slot *s = &slots->slot[j];
+        s->row = c->i;
+        s->score = (float)c->score;
+        s->price = (float)vcg_price_constrained(v, c, sc.t, j, m);
+        s->propensity = 1.0f;
+        s->explored = 0;
+    }
+    return AF_OK;
+}
+
 static int
 vcg_auction(void *inst, const struct af_request *req, struct af_batch *b,
             struct af_slots *slots)
@@ -220,6 +272,8 @@ vcg_auction(void *inst, const struct af_request *req, struct af_batch *b,
     uint32_t m = slots->max;
     if (v->n_alpha > 0 && v->n_alpha < m)
         m = v->n_alpha;
+    if (auc_diversity_on(&v->p))
+        return vcg_constrained(v, req, b, slots, m);
     struct auc_bidder *top;
     uint32_t n_ranked;
     /* The m winners and the first loser, who enters the last slot. */
@@ -250,7 +304,7 @@ static const struct af_plugin vcg_plugin = {
     AF_PLUGIN_HEADER,
     .kind = AF_KIND_AUCTION,
     .name = "vcg",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description = "VCG prices over the slot set with position effects and "
                    "reserves",
     .create = vcg_create,

@@ -10,9 +10,14 @@
  *
  * Parameters:
  *   model            path of the .afm file (required; relative to the data dir)
- *   downsample_rate  w in (0, 1] (default 1): the rate at which negatives were
- *                    kept in training; scores are corrected with
- *                    p' = p / (p + (1 - p) / w)
+ *   downsample_rate  w in (0, 1] (default: the model file's, else 1): the
+ *                    rate at which negatives were kept in training; scores
+ *                    are corrected with p' = p / (p + (1 - p) / w)
+ *
+ * Files written by `adfunnel train` carry the payload extension
+ * (lr_format.h): their ids are global indices of a feature spec laid out by
+ * field (core/learn/field_layout.h), a multi-valued field averaging its
+ * filled slots, and they record their own downsampling rate.
  *
  * The instance holds the open blob and pointers into it, read-only after
  * create(), so concurrent score() calls need no lock.
@@ -25,6 +30,9 @@
 
 #include <adfunnel/af_params.h>
 #include "lr_format.h"
+#include "../../core/learn/field_layout.h"
+
+#define LR_MAX_MODEL_FIELDS (2 * AF_MAX_FIELDS)
 
 struct lr {
     const struct af_host_api *host;
@@ -36,6 +44,11 @@ struct lr {
     uint32_t n_dense;
     float bias;
     double downsample_rate;    /* 1 = no correction                       */
+    /* Field layout (payload extension); n_fields = 0: one id per slot. */
+    uint32_t n_fields, n_req_fields;
+    uint32_t slots[LR_MAX_MODEL_FIELDS];
+    uint32_t req_slots, cand_slots;
+    double file_rate;          /* the extension's downsampling rate       */
 };
 
 /* Bucket of a hashed feature id: a mask when the table size is a power of
@@ -47,6 +60,53 @@ bucket(const struct lr *l, uint32_t fid)
 }
 
 /* --- ## Loading --- */
+
+/* The optional extension after the weights: layout and downsampling. */
+static int
+lr_bind_ext(struct lr *l, const char *path, uint64_t at, char *err,
+            size_t errlen)
+{
+    const struct af_model_blob *b = &l->blob;
+    struct af_lr_payload_ext ext;
+    if (b->size - at < sizeof ext) {
+        snprintf(err, errlen, "%s: lr payload has %llu bytes after the "
+                 "weights, too few for the extension", path,
+                 (unsigned long long)(b->size - at));
+        return AF_ECORRUPT;
+    }
+    memcpy(&ext, (const char *)b->data + at, sizeof ext);
+    if (ext.magic != AF_LR_EXT_MAGIC || ext.n_fields > LR_MAX_MODEL_FIELDS ||
+        ext.n_req_fields > ext.n_fields ||
+        b->size != at + sizeof ext + 4 * (uint64_t)ext.n_fields ||
+        !(ext.downsample_rate > 0 && ext.downsample_rate <= 1)) {
+        snprintf(err, errlen, "%s: malformed lr payload extension (magic, "
+                 "%u fields, %u request-side, rate %g)", path, ext.n_fields,
+                 ext.n_req_fields, ext.downsample_rate);
+        return AF_ECORRUPT;
+    }
+    l->n_fields = ext.n_fields;
+    l->n_req_fields = ext.n_req_fields;
+    l->file_rate = ext.downsample_rate;
+    memcpy(l->slots, (const char *)b->data + at + sizeof ext, 4 * ext.n_fields);
+    for (uint32_t f = 0; f < l->n_fields; f++) {
+        if (l->slots[f] == 0 || l->slots[f] > AF_MAX_FIELDS) {
+            snprintf(err, errlen, "%s: field %u has %u slots", path, f,
+                     l->slots[f]);
+            return AF_ECORRUPT;
+        }
+        if (f < l->n_req_fields)
+            l->req_slots += l->slots[f];
+        else
+            l->cand_slots += l->slots[f];
+    }
+    if (l->req_slots > AF_MAX_FIELDS || l->cand_slots > AF_MAX_FIELDS) {
+        snprintf(err, errlen, "%s: %u request and %u candidate slots exceed "
+                 "the batch's %d", path, l->req_slots, l->cand_slots,
+                 AF_MAX_FIELDS);
+        return AF_ECORRUPT;
+    }
+    return AF_OK;
+}
 
 /* Check the payload of an open blob and point l's weights into it. */
 static int
@@ -61,6 +121,13 @@ lr_bind(struct lr *l, const char *path, char *err, size_t errlen)
     }
     memcpy(&hdr, b->data, sizeof hdr);
     uint64_t want = sizeof hdr + 4 * ((uint64_t)hdr.n_buckets + hdr.n_dense);
+    l->file_rate = 1.0;
+    if (hdr.n_buckets != 0 && b->size > want) {
+        int rc = lr_bind_ext(l, path, want, err, errlen);
+        if (rc != AF_OK)
+            return rc;
+        want = b->size;
+    }
     if (hdr.n_buckets == 0 || b->size != want) {
         snprintf(err, errlen, "%s: lr payload is %zu bytes, expected %llu for "
                  "n_buckets=%u (must be > 0) and n_dense=%u", path, b->size,
@@ -107,6 +174,7 @@ lr_create(const struct af_create_args *args, void **inst, char *err,
         return AF_EINVAL;
     }
     double rate;
+    int rate_given = h->config_has(args->config, "downsample_rate");
     int rc = af_param_num(h, args->config, "downsample_rate", 1.0, 0.0, 1.0,
                        &rate, err, errlen);
     if (rc != AF_OK)
@@ -137,8 +205,11 @@ lr_create(const struct af_create_args *args, void **inst, char *err,
         free(l);
         return rc;
     }
-    h->log(args->pc, AF_LOG_INFO, "loaded %s (%s): %u buckets, %u dense",
-           path, l->blob.version, l->n_buckets, l->n_dense);
+    if (!rate_given)
+        l->downsample_rate = l->file_rate;
+    h->log(args->pc, AF_LOG_INFO, "loaded %s (%s): %u buckets, %u dense, %u "
+           "spec fields, downsample rate %g", path, l->blob.version,
+           l->n_buckets, l->n_dense, l->n_fields, l->downsample_rate);
     *inst = l;
     return AF_OK;
 }
@@ -166,6 +237,51 @@ downsample_correct(float p, double w)
     return (float)(p / (p + (1.0 - p) / w));
 }
 
+/* Sum of w over a field's entries (field_layout.h: the same (index,
+ * value) pairs training saw). */
+static double
+field_sum(const struct lr *l, const uint32_t *fid, uint32_t slots,
+          size_t stride)
+{
+    uint32_t g[AF_MAX_FIELDS];
+    float v[AF_MAX_FIELDS];
+    uint32_t n = af_field_entries(fid, slots, stride, g, v);
+    double s = 0;
+    for (uint32_t e = 0; e < n; e++)
+        s += (double)l->w[bucket(l, g[e])] * v[e];
+    return s;
+}
+
+/* Logits of a spec-trained model: request fields once, then candidate
+ * fields column by column (single-slot fields on the fast path). */
+static int
+lr_logits_layout(const struct lr *l, const struct af_batch *b, float *logit)
+{
+    if (b->n_req_fields != l->req_slots || b->n_fields != l->cand_slots)
+        return AF_EMISMATCH; /* not the spec stage this model was trained on */
+    double user = l->bias;
+    uint32_t pos = 0;
+    for (uint32_t f = 0; f < l->n_req_fields; f++) {
+        user += field_sum(l, b->req_fid + pos, l->slots[f], 1);
+        pos += l->slots[f];
+    }
+    for (uint32_t i = 0; i < b->n; i++)
+        logit[i] = (float)user;
+    uint32_t col = 0;
+    for (uint32_t f = l->n_req_fields; f < l->n_fields; f++) {
+        const uint32_t *c = b->fid + (size_t)col * b->cap;
+        if (l->slots[f] == 1) {
+            for (uint32_t i = 0; i < b->n; i++)
+                logit[i] += l->w[bucket(l, c[i])];
+        } else {
+            for (uint32_t i = 0; i < b->n; i++)
+                logit[i] += (float)field_sum(l, c + i, l->slots[f], b->cap);
+        }
+        col += l->slots[f];
+    }
+    return AF_OK;
+}
+
 static int
 lr_score(void *inst, const struct af_request *req, const struct af_batch *b,
          const struct af_score_out *out)
@@ -174,23 +290,28 @@ lr_score(void *inst, const struct af_request *req, const struct af_batch *b,
     if (out->pctr == NULL)
         return AF_OK; /* this stage wants no click probability */
 
-    /* The user part once per request, broadcast over the candidates. */
-    double user = l->bias;
-    for (uint32_t f = 0; f < b->n_req_fields; f++)
-        user += l->w[bucket(l, b->req_fid[f])];
-
-    /* Field by field: the weight loads of one field are independent of
-     * each other, so the CPU overlaps their cache misses (the table is
-     * megabytes; row-by-row summing left the misses serialised). */
     float *logit = l->host->arena_alloc(req->arena, (b->n + 1) * sizeof(float));
     if (logit == NULL)
         return AF_ENOMEM;
-    for (uint32_t i = 0; i < b->n; i++)
-        logit[i] = (float)user;
-    for (uint32_t f = 0; f < b->n_fields; f++) {
-        const uint32_t *col = b->fid + (size_t)f * b->cap;
+    if (l->n_fields > 0) {
+        int rc = lr_logits_layout(l, b, logit);
+        if (rc != AF_OK)
+            return rc;
+    } else {
+        /* The user part once per request, broadcast over the candidates. */
+        double user = l->bias;
+        for (uint32_t f = 0; f < b->n_req_fields; f++)
+            user += l->w[bucket(l, b->req_fid[f])];
         for (uint32_t i = 0; i < b->n; i++)
-            logit[i] += l->w[bucket(l, col[i])];
+            logit[i] = (float)user;
+        /* Field by field: the weight loads of one field are independent of
+         * each other, so the CPU overlaps their cache misses (the table is
+         * megabytes; row-by-row summing left the misses serialised). */
+        for (uint32_t f = 0; f < b->n_fields; f++) {
+            const uint32_t *col = b->fid + (size_t)f * b->cap;
+            for (uint32_t i = 0; i < b->n; i++)
+                logit[i] += l->w[bucket(l, col[i])];
+        }
     }
     uint32_t n_dense = b->n_dense < l->n_dense ? b->n_dense : l->n_dense;
     for (uint32_t i = 0; i < b->n; i++) {

@@ -484,7 +484,8 @@ test_bad_new_parameters(void **state)
     expect_create_error(gsp_plugin, cfg_nums("reserv", 0.2, NULL),
                         "unknown parameter \"reserv\" (takes reserve, "
                         "reserve_by_advertiser.<key>, quality, squash, "
-                        "neg_penalty)");
+                        "neg_penalty, max_per_advertiser, "
+                        "no_adjacent_advertiser)");
 }
 
 int

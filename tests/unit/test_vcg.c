@@ -359,7 +359,8 @@ test_bad_parameters(void **state)
     expect_create_error(vcg_plugin, cfg_nums("squash", 0.5, NULL),
                         "unknown parameter \"squash\" (takes reserve, "
                         "reserve_by_advertiser.<key>, quality, neg_penalty, "
-                        "position_ctr.<key>)");
+                        "position_ctr.<key>, max_per_advertiser, "
+                        "no_adjacent_advertiser)");
     expect_create_error(vcg_plugin, cfg_nums("reserve", -1.0, NULL),
                         "reserve must be a number in [0, 1e+09], got -1");
     expect_create_error(vcg_plugin, cfg_str("quality", "maybe"),

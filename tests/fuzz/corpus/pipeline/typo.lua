@@ -1,0 +1,3 @@
+surface "x" {
+  retreive = {}
+}

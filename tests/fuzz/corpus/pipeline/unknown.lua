@@ -1,0 +1,1 @@
+surface "x" { retrieve = { { "nope" } } }
