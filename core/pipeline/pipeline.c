@@ -18,6 +18,9 @@
 
 #define DEFAULT_DEADLINE_MS 50.0
 #define DEFAULT_SLOTS 5
+/* Candidates one request may carry (the batch is sized for it: about 250
+ * bytes a row, so 25 MiB of request arena at the limit). */
+#define AF_MAX_CANDIDATES 100000u
 #define SANDBOX_MEMORY (32u << 20)
 #define SANDBOX_INSTRUCTIONS 10000000LL
 
@@ -266,6 +269,11 @@ compile_surface(struct compiler *c)
     p->slots = (uint32_t)slots;
     for (uint32_t a = 0; a < p->n_arms; a++) {
         uint32_t cap = stage_capacity(&p->arm[a]);
+        if (cap > AF_MAX_CANDIDATES)
+            return af_compile_fail(c, af_compile_line_of_key(c, "retrieve"),
+                                   "arm \"%s\": retrievers ask for %u candidates "
+                                   "in total, at most %u are allowed per request",
+                                   p->arm[a].name, cap, AF_MAX_CANDIDATES);
         if (cap > p->max_candidates)
             p->max_candidates = cap;
     }

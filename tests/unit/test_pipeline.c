@@ -160,6 +160,9 @@ bad_parameters_are_refused(void **state)
     REFUSED("surface \"s\" {\n  retrieve = { \"popular\", depth = 3 },\n"
             "  auction = \"gsp\" }\n",
             "p.lua:2:", "unknown parameter \"depth\"");
+    REFUSED("surface \"s\" {\n  retrieve = { { \"popular\", k = 60000 },\n"
+            "    { \"first_rows\", k = 60000 } },\n  auction = \"gsp\" }\n",
+            "p.lua:2:", "120000 candidates");
     REFUSED("surface \"s\" {\n  retrieve = \"popular\",\n"
             "  auction = { \"gsp\", f = function() end } }\n",
             "p.lua:3:", "parameter \"f\" is a function");
