@@ -17,6 +17,7 @@
 
 #include "engine/batch.h"
 #include "engine/host.h"
+#include "pipeline/hooks.h"
 #include "pipeline/stage.h"
 #include "store/catalog.h"
 #include "util/fnv.h"
@@ -399,6 +400,31 @@ run_explore(struct run *r, const struct af_stage *st, struct af_slots *slots)
     sc.info->candidates_out = slots->n;
 }
 
+/* A request-time Lua hook (pipeline `hooks`), reported like a stage. */
+static void
+run_hook(struct run *r, int hook)
+{
+    if (!af_hooks_has(r->p->hooks, hook))
+        return;
+    struct af_stage_info *si = &r->resp->stages[r->resp->n_stages++];
+    memset(si, 0, sizeof *si);
+    si->stage = hook == AF_HOOK_FILTER ? "hook.filter" : "hook.adjust";
+    si->plugin = "lua";
+    si->candidates_in = r->b.n;
+    uint64_t t0 = af_clock_ns();
+    const char *msg = NULL;
+    if (af_hooks_run(r->p->hooks, hook, &r->req, &r->b, &msg) != 0) {
+        si->error = msg;
+        r->resp->degraded = 1;
+    }
+    /* Rows a failed filter hook already judged stay judged (as with filter
+     * plugins); the rest pass. */
+    if (hook == AF_HOOK_FILTER)
+        af_batch_compact(&r->b);
+    si->micros = (uint32_t)((af_clock_ns() - t0) / 1000);
+    si->candidates_out = r->b.n;
+}
+
 /* --- ## Response --- */
 
 static void
@@ -488,7 +514,8 @@ setup(struct run *r, const af_generation *gen, const struct af_rank_req *in,
     resp->surface = r->p->surface;
     resp->pipeline_version = r->p->version;
     resp->arm = r->arm->name;
-    resp->stages = af_arena_calloc(a, AF_N_STAGES, sizeof *resp->stages);
+    resp->stages = af_arena_calloc(a, AF_N_STAGES + AF_N_HOOKS,
+                                   sizeof *resp->stages);
     if (!resp->stages)
         return AF_ENOMEM;
     return af_batch_init(&r->b, a, r->p->max_candidates);
@@ -529,6 +556,7 @@ af_engine_rank(const af_generation *gen, const struct af_rank_req *in,
     run_retrieve(&r, st[AF_STAGE_RETRIEVE]);
     if (st[AF_STAGE_FILTER])
         run_filters(&r, st[AF_STAGE_FILTER]);
+    run_hook(&r, AF_HOOK_FILTER);
     if (st[AF_STAGE_FEATURES])
         run_features(&r, st[AF_STAGE_FEATURES]);
     if (st[AF_STAGE_PRERANK])
@@ -537,6 +565,7 @@ af_engine_rank(const af_generation *gen, const struct af_rank_req *in,
         run_model(&r, st[AF_STAGE_RANK]);
     if (st[AF_STAGE_CALIBRATE])
         run_calibrate(&r, st[AF_STAGE_CALIBRATE]);
+    run_hook(&r, AF_HOOK_ADJUST);
 
     struct af_slots slots = {.max = r.p->slots};
     slots.slot = af_arena_calloc(arena, slots.max, sizeof *slots.slot);

@@ -18,6 +18,7 @@ struct compiler {
     struct af_pipeline *p;
     const char *arm;     /* name of the arm being compiled (overrides) */
     int surface_line;
+    uint32_t hook_mask;  /* request-time Lua hooks declared            */
     char *err;
     size_t errlen;
 };
@@ -25,6 +26,12 @@ struct compiler {
 /* Compile the stage value on the stack top (left there).  NULL on error
  * (c->err set).  *slots is updated when an auction stage sets it. */
 struct af_stage *af_compile_stage(struct compiler *c, int id, int *slots);
+
+/* Run a pipeline file in sb and leave its surface table on the stack
+ * (request-time hook states re-run the file this way).  0, or -1 with
+ * "file:line: message" in err. */
+int af_pipeline_declare(af_sandbox *sb, const char *file, char *err,
+                        size_t errlen);
 
 /* Error "file:line: message" into c->err; returns -1. */
 int af_compile_fail(struct compiler *c, int line, const char *fmt, ...)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pipeline/compile.h"
+#include "pipeline/hooks.h"
 #include "util/fnv.h"
 #include "util/sha256.h"
 
@@ -26,7 +27,7 @@
 
 static const char *const surface_keys[] = {
     "retrieve", "filter", "features", "prerank", "rank", "calibrate",
-    "auction", "explore", "deadline_ms", "slots", "experiments", NULL};
+    "auction", "explore", "deadline_ms", "slots", "experiments", "hooks", NULL};
 
 static const char *const arm_keys[] = {
     "name", "weight", "retrieve", "filter", "features", "prerank", "rank",
@@ -227,6 +228,45 @@ compile_experiments(struct compiler *c, int *slots)
     return 0;
 }
 
+/* hooks = { filter = function ... end, adjust = function ... end } */
+static int
+compile_hooks(struct compiler *c)
+{
+    lua_State *L = c->L;
+    lua_getfield(L, -1, "hooks");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int line = af_compile_line_of_key(c, "hooks");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return af_compile_fail(c, line, "hooks must be a table of functions");
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int id = -1;
+        for (int h = 0; k && h < AF_N_HOOKS; h++)
+            if (!strcmp(k, af_hook_names[h]))
+                id = h;
+        if (id < 0 || !lua_isfunction(L, -1)) {
+            char key[64];
+            snprintf(key, sizeof key, "%s", k ? k : "?");
+            lua_pop(L, 3);
+            if (id < 0)
+                return af_compile_fail(c, line, "hooks: unknown hook \"%s\" "
+                                       "(hooks: filter, adjust)", key);
+            return af_compile_fail(c, af_compile_line_of_key(c, key),
+                                   "hooks: %s must be a function", key);
+        }
+        c->hook_mask |= 1u << id;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
 static int
 compile_surface(struct compiler *c)
 {
@@ -266,6 +306,8 @@ compile_surface(struct compiler *c)
         return af_compile_fail(c, c->surface_line, "surface \"%s\" has no auction stage", p->surface);
     if (compile_experiments(c, &slots) != 0)
         return -1;
+    if (compile_hooks(c) != 0)
+        return -1;
     p->slots = (uint32_t)slots;
     for (uint32_t a = 0; a < p->n_arms; a++) {
         uint32_t cap = stage_capacity(&p->arm[a]);
@@ -281,6 +323,39 @@ compile_surface(struct compiler *c)
 }
 
 /* --- ## Lifecycle --- */
+
+/* Install `surface` and run the file in sb. */
+static int
+run_declaration(af_sandbox *sb, const char *file, char *err, size_t errlen)
+{
+    lua_State *L = af_sandbox_state(sb);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, SURFACES_KEY);
+    af_sandbox_push_env(sb);
+    lua_pushcfunction(L, surface_decl);
+    lua_setfield(L, -2, "surface");
+    lua_pop(L, 1);
+    return af_sandbox_run_file(sb, file, err, errlen);
+}
+
+int
+af_pipeline_declare(af_sandbox *sb, const char *file, char *err, size_t errlen)
+{
+    if (run_declaration(sb, file, err, errlen) != 0)
+        return -1;
+    lua_State *L = af_sandbox_state(sb);
+    lua_getfield(L, LUA_REGISTRYINDEX, SURFACES_KEY);
+    if (lua_rawlen(L, -1) != 1) {
+        snprintf(err, errlen, "%s:1: a pipeline file declares exactly one surface",
+                 file);
+        return -1;
+    }
+    lua_rawgeti(L, -1, 1);
+    lua_getfield(L, -1, "spec");
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    return 0;
+}
 
 static int
 collect_surface(struct compiler *c)
@@ -335,17 +410,10 @@ af_pipeline_load(const char *file, const struct af_pipeline_env *env,
     }
     p->file = strdup(file);
     lua_State *L = af_sandbox_state(sb);
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, SURFACES_KEY);
-    af_sandbox_push_env(sb);
-    lua_pushcfunction(L, surface_decl);
-    lua_setfield(L, -2, "surface");
-    lua_pop(L, 1);
-
     struct compiler c = {.sb = sb, .L = L, .file = file, .env = env, .p = p,
                          .err = err, .errlen = errlen};
     err[0] = '\0';
-    int rc = af_sandbox_run_file(sb, file, err, errlen);
+    int rc = run_declaration(sb, file, err, errlen);
     if (rc == 0) {
         c.src = af_sandbox_source(sb);
         rc = collect_surface(&c);
@@ -354,6 +422,11 @@ af_pipeline_load(const char *file, const struct af_pipeline_env *env,
         rc = compile_surface(&c);
     if (rc == 0)
         set_version(p, c.src);
+    if (rc == 0 && c.hook_mask) {
+        p->hooks = af_hooks_new(af_sandbox_take_sources(sb), file, c.hook_mask);
+        if (!p->hooks)
+            rc = af_compile_fail(&c, c.surface_line, "out of memory");
+    }
     af_sandbox_free(sb);
     if (rc != 0) {
         af_pipeline_free(p);
@@ -381,6 +454,7 @@ af_pipeline_free(struct af_pipeline *p)
     for (uint32_t a = 0; a < p->n_arms; a++)
         free(p->arm[a].name);
     free(p->owned);
+    af_hooks_free(p->hooks);
     free(p->salt);
     free(p->surface);
     free(p->file);

@@ -19,6 +19,17 @@
 #define HOOK_EVERY 1000 /* instructions between two hook calls */
 #define MAX_SOURCE (4u << 20)
 
+struct source {
+    struct source *next;
+    char *path;
+    char *text;
+    size_t len;
+};
+
+struct af_source_set {
+    struct source *head;
+};
+
 struct af_sandbox {
     lua_State *L;
     size_t mem_used;
@@ -29,6 +40,8 @@ struct af_sandbox {
     int loaded_ref;    /* registry ref of the require cache      */
     char base_dir[1024];
     char *source;      /* text of the last file run              */
+    struct af_source_set *recorded;      /* everything read (owned)   */
+    const struct af_source_set *replay;  /* read from here (borrowed) */
 };
 
 static void *
@@ -63,7 +76,7 @@ sb_hook(lua_State *L, lua_Debug *ar)
 }
 
 static char *
-read_file(const char *path, size_t *len, char *err, size_t errlen)
+read_disk(const char *path, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -85,6 +98,87 @@ read_file(const char *path, size_t *len, char *err, size_t errlen)
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+static void
+record(af_sandbox *s, const char *path, const char *text, size_t len)
+{
+    if (!s->recorded)
+        s->recorded = calloc(1, sizeof *s->recorded);
+    struct source *src = calloc(1, sizeof *src);
+    if (!s->recorded || !src || !(src->path = strdup(path)) ||
+        !(src->text = malloc(len + 1))) {
+        if (src)
+            free(src->path);
+        free(src);
+        return; /* replay of this file will then fail with "cannot open" */
+    }
+    memcpy(src->text, text, len + 1);
+    src->len = len;
+    src->next = s->recorded->head;
+    s->recorded->head = src;
+}
+
+/* A file's text: from the replay set when there is one, else from the disk
+ * (and recorded).  malloc'd, NUL-terminated. */
+static char *
+read_file(af_sandbox *s, const char *path, size_t *len, char *err,
+          size_t errlen)
+{
+    if (s->replay) {
+        for (const struct source *src = s->replay->head; src; src = src->next)
+            if (strcmp(src->path, path) == 0) {
+                char *t = malloc(src->len + 1);
+                if (t) {
+                    memcpy(t, src->text, src->len + 1);
+                    *len = src->len;
+                }
+                return t;
+            }
+        snprintf(err, errlen, "%s: cannot open file (not among the sources "
+                 "read when the pipeline was loaded)", path);
+        return NULL;
+    }
+    char *t = read_disk(path, len, err, errlen);
+    if (t)
+        record(s, path, t, *len);
+    return t;
+}
+
+struct af_source_set *
+af_sandbox_take_sources(af_sandbox *s)
+{
+    struct af_source_set *set = s->recorded;
+    s->recorded = NULL;
+    return set ? set : calloc(1, sizeof *set);
+}
+
+void
+af_sandbox_replay(af_sandbox *s, const struct af_source_set *set)
+{
+    s->replay = set;
+}
+
+void
+af_source_set_free(struct af_source_set *set)
+{
+    if (!set)
+        return;
+    struct source *src = set->head;
+    while (src) {
+        struct source *next = src->next;
+        free(src->path);
+        free(src->text);
+        free(src);
+        src = next;
+    }
+    free(set);
+}
+
+void
+af_sandbox_reset_budget(af_sandbox *s)
+{
+    s->insn_used = 0;
 }
 
 /* Load text as a chunk named "@path" with the sandbox _ENV; leaves the
@@ -138,7 +232,7 @@ sb_require(lua_State *L)
     snprintf(path + n, sizeof path - n, ".lua");
     char err[1200];
     size_t len;
-    char *text = read_file(path, &len, err, sizeof err);
+    char *text = read_file(s, path, &len, err, sizeof err);
     if (!text)
         return luaL_error(L, "require \"%s\": %s", mod, err);
     int rc = load_chunk(s, text, len, path);
@@ -217,6 +311,7 @@ af_sandbox_free(af_sandbox *s)
         return;
     lua_close(s->L);
     free(s->source);
+    af_source_set_free(s->recorded);
     free(s);
 }
 
@@ -256,7 +351,7 @@ af_sandbox_run_file(af_sandbox *s, const char *file, char *err, size_t errlen)
 {
     size_t len;
     free(s->source);
-    s->source = read_file(file, &len, err, errlen);
+    s->source = read_file(s, file, &len, err, errlen);
     if (!s->source)
         return -1;
     int rc = load_chunk(s, s->source, len, file);

@@ -37,4 +37,20 @@ int af_sandbox_run_file(af_sandbox *s, const char *file, char *err,
  * in error messages), or NULL. */
 const char *af_sandbox_source(const af_sandbox *s);
 
+/* The texts a sandbox has read (the file and every module it required),
+ * so another state -- a worker's, for request-time hooks -- can run exactly
+ * the same code without touching the disk, whatever happened to the files
+ * since. */
+struct af_source_set;
+
+/* Hand over what s has read so far (s forgets it).  NULL when out of memory. */
+struct af_source_set *af_sandbox_take_sources(af_sandbox *s);
+/* Read files from `set` (borrowed) instead of the disk. */
+void af_sandbox_replay(af_sandbox *s, const struct af_source_set *set);
+void af_source_set_free(struct af_source_set *set);
+
+/* Reset the instruction budget (request-time hooks get a fresh budget per
+ * request). */
+void af_sandbox_reset_budget(af_sandbox *s);
+
 #endif

@@ -77,6 +77,7 @@ struct af_pipeline {
     uint32_t n_owned, cap_owned;
     struct af_arm arm[AF_MAX_ARMS]; /* arm[0] is "control"                  */
     uint32_t n_arms;
+    struct af_hooks *hooks;  /* request-time Lua hooks, NULL when none    */
 };
 
 /* The arm a user falls in (deterministic in user id and salt). */
