@@ -119,6 +119,7 @@ normal_path(void **state)
 {
     (void)state;
     af_generation *g = build(
+        "  deadline_ms = 60000,\n" /* about results, not load */
         "  rank = { \"lr\", model = \"models/test.afm\", keep = 20 },\n"
         "  calibrate = \"identity\",\n"
         "  auction = { \"gsp\", reserve = 0.01, slots = 4 },\n"
@@ -222,7 +223,8 @@ static void
 failing_model_is_discarded(void **state)
 {
     (void)state;
-    af_generation *g = build("  rank = \"failing\",\n  auction = \"gsp\" }\n");
+    af_generation *g = build("  deadline_ms = 60000,\n  rank = \"failing\",\n"
+                             "  auction = \"gsp\" }\n");
     af_arena *a = af_arena_create(1 << 16, 0);
     struct af_rank_resp r;
     rank(g, a, some_user(g, 2), &r);
@@ -240,7 +242,7 @@ retrievers_merge_and_contract_is_enforced(void **state)
     (void)state;
     char path[512], err[2048];
     fx_file(&fx, "m.lua",
-            "surface \"s\" {\n"
+            "surface \"s\" {\n  deadline_ms = 60000,\n"
             "  retrieve = { { \"first_rows\", k = 50 }, { \"popular\", k = 300 } },\n"
             "  auction = \"gsp\" }\n",
             path, sizeof path);

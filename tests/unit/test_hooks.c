@@ -30,8 +30,10 @@ teardown(void **state)
     return 0;
 }
 
+/* A generous deadline: these tests are about hooks, not load. */
 #define HEAD                                                                   \
     "surface \"s\" {\n"                                                        \
+    "  deadline_ms = 60000,\n"                                                 \
     "  retrieve = { { \"popular\", k = 300 } },\n"                             \
     "  auction = { \"gsp\", slots = 10 },\n"
 
@@ -191,7 +193,7 @@ bad_hook_declarations_are_refused(void **state)
     char err[1024];
     assert_null(build("  hooks = { filtre = function() end },\n}\n", err, sizeof err));
     assert_non_null(strstr(err, "unknown hook \"filtre\""));
-    assert_non_null(strstr(err, "h.lua:4:"));
+    assert_non_null(strstr(err, "h.lua:5:"));
     assert_null(build("  hooks = { adjust = 3 },\n}\n", err, sizeof err));
     assert_non_null(strstr(err, "adjust must be a function"));
 }
@@ -217,7 +219,12 @@ worker(void *p)
         af_users_at(af_generation_users(w->g), i % 50, &u);
         req.user.id = u.id;
         char err[256];
-        if (af_engine_rank(w->g, &req, a, &r, err, sizeof err) != 0 || r.degraded)
+        if (af_engine_rank(w->g, &req, a, &r, err, sizeof err) != 0)
+            w->ok = 0;
+        /* Only the hook's own failure counts: a loaded machine may push the
+         * request past its deadline, which degrades it for other reasons. */
+        const struct af_stage_info *si = stage(&r, "hook.filter");
+        if (!si || si->error)
             w->ok = 0;
         for (uint32_t k = 0; k < r.n_ads; k++)
             if (r.ads[k].ad_id % 3 == 0)
