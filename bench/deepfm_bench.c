@@ -103,6 +103,8 @@ synthetic(struct af_examples *x, uint32_t rows, uint64_t seed)
     }
 }
 
+static double time_sgemm(int M, int K, int N, uint32_t reps);
+
 /* --- ## train --- */
 
 static int
@@ -142,6 +144,16 @@ cmd_train(uint32_t threads, int lazy, int blas, uint32_t rows, uint32_t reps)
         o.seed++;
     }
     af_examples_free(&x);
+    /* The sgemm bound: every dense layer's forward, backward and weight
+     * gradient (3 x 2 x 569,600 FLOPs a sample) at the single-core sgemm
+     * rate of a half batch, times the threads. */
+    openblas_set_num_threads(1);
+    double flops = 3.0 * 2.0 * (624.0 * 400 + 2 * 400.0 * 400 + 400);
+    double secs = time_sgemm(512, 624, 400, 50) + 2 * time_sgemm(512, 400, 400, 50);
+    double gflops = 2.0 * 512 * (624.0 * 400 + 2 * 400.0 * 400) / secs * 1e-9;
+    printf("  sgemm bound: %.2f MFLOP a sample; sgemm %.1f GFLOPS on one core "
+           "-> %.0f samples/s on %u cores\n", flops * 1e-6, gflops,
+           threads * gflops * 1e9 / flops, threads);
     return 0;
 }
 

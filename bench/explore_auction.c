@@ -4,7 +4,7 @@
  * time on one core, as the engine runs the auction and explore stages.
  *
  *   bench/explore_auction.sh            (builds and runs it)
- *   explore_auction PLUGIN_DIR [requests]
+ *   explore_auction PLUGIN_DIR [requests [propensity_samples]]
  *
  * The catalog has 2,000 CPC ads of 400 advertisers and 800 campaigns; the
  * embedded online state holds impressions and clicks for every ad (as after
@@ -142,10 +142,14 @@ instance(const af_loaded *p, af_config *cfg, const struct af_catalog *cat,
     af_config_free(cfg);
 }
 
+static int resamples = 16; /* propensity_samples of thompson */
+
 static af_config *
 params(double budget, int diversity)
 {
     af_config *c = af_config_new();
+    if (budget >= 0)
+        af_config_set_num(c, "propensity_samples", resamples);
     af_config_set_num(c, "reserve", 0.05);
     if (diversity) {
         af_config_set_num(c, "max_per_advertiser", 2);
@@ -242,19 +246,23 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: explore_auction PLUGIN_DIR [requests]\n");
+        fprintf(stderr, "usage: explore_auction PLUGIN_DIR [requests "
+                        "[propensity_samples]]\n");
         return 2;
     }
     uint32_t requests = argc > 2 ? (uint32_t)atoi(argv[2]) : 20000;
     if (requests < 100)
         requests = 100;
+    if (argc > 3)
+        resamples = atoi(argv[3]);
     af_state *st = af_state_embedded_new(1 << 16);
     struct cat *c = malloc(sizeof *c);
     make_catalog(c, st);
     af_loaded *gsp = load(argv[1], "auction_gsp.so");
     af_loaded *th = load(argv[1], "exploration_thompson.so");
-    printf("gsp + thompson, %d candidates, %d slots, %u requests, one core\n",
-           N_CAND, SLOTS, requests);
+    printf("gsp + thompson, %d candidates, %d slots, %u requests, "
+           "%d propensity samples, one core\n",
+           N_CAND, SLOTS, requests, resamples);
     run("budget 1", gsp, th, c, st, 1.0, 0, requests);
     run("budget 1, diversity", gsp, th, c, st, 1.0, 1, requests);
     run("budget 0.05", gsp, th, c, st, 0.05, 0, requests);

@@ -7,11 +7,13 @@
 # available).
 #
 # Environment (defaults in brackets):
-#   BUILD [build]  REQUESTS [20000]  CPU [0]  NO_BUILD [unset]
+#   BUILD [build]  REQUESTS [20000]  SAMPLES [16] (thompson's
+#   propensity_samples)  CPU [0]  NO_BUILD [unset]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 REQUESTS=${REQUESTS:-20000}
+SAMPLES=${SAMPLES:-16}
 CPU=${CPU:-0}
 
 if [ -z "${NO_BUILD:-}" ]; then
@@ -30,4 +32,4 @@ cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
     -o "$OUT/explore_auction"
 PIN=()
 command -v taskset >/dev/null && PIN=(taskset -c "$CPU")
-exec "${PIN[@]}" "$OUT/explore_auction" "$BUILD/plugins" "$REQUESTS"
+exec "${PIN[@]}" "$OUT/explore_auction" "$BUILD/plugins" "$REQUESTS" "$SAMPLES"

@@ -326,12 +326,13 @@ run_change(struct ctx *x, struct af_admin_request *rq)
     struct af_admin_result res;
     af_control_apply(x->a->control, rq, &res);
     json_t *out = json_pack(
-        "{s:b, s:s, s:I, s:I, s:s, s:f, s:f, s:s}", "ok", res.status == 200,
-        "action", af_admin_action_name(rq->action), "generation",
-        (json_int_t)res.generation, "previous", (json_int_t)res.previous,
-        "label", res.label ? res.label : "stable", "build_ms", res.build_ms,
-        "warmup_ms", res.warmup_ms, res.status == 200 ? "message" : "error",
-        res.message);
+        "{s:b, s:s, s:I, s:I, s:s, s:f, s:f, s:i, s:i, s:s}", "ok",
+        res.status == 200, "action", af_admin_action_name(rq->action),
+        "generation", (json_int_t)res.generation, "previous",
+        (json_int_t)res.previous, "label", res.label ? res.label : "stable",
+        "build_ms", res.build_ms, "warmup_ms", res.warmup_ms, "instances",
+        (int)res.instances, "instances_kept", (int)res.shared,
+        res.status == 200 ? "message" : "error", res.message);
     reply_json(x->req, res.status, out);
 }
 

@@ -234,16 +234,18 @@ apply_change(af_control *c, const struct af_admin_request *rq,
         res->generation = af_generation_id(stable);
         return;
     }
+    af_generation_instances(g, base, &res->shared, &res->instances);
     set_share(c, rq->share);
     publish(c, g, rq->canary, af_admin_action_name(rq->action), rq->who);
     res->status = 200;
     res->generation = af_generation_id(g);
     res->label = rq->canary ? "canary" : "stable";
     snprintf(res->message, sizeof res->message,
-             "generation %llu is %s (was %llu); built in %.1f ms, warmed up "
-             "in %.1f ms",
+             "generation %llu is %s (was %llu); built in %.1f ms (%u of %u "
+             "plugin instances kept), warmed up in %.1f ms",
              (unsigned long long)res->generation, res->label,
-             (unsigned long long)res->previous, res->build_ms, res->warmup_ms);
+             (unsigned long long)res->previous, res->build_ms, res->shared,
+             res->instances, res->warmup_ms);
     af_generation_unref(g);
 }
 

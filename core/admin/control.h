@@ -63,6 +63,8 @@ struct af_admin_result {
     const char *label;    /* "stable" or "canary"                          */
     double build_ms;
     double warmup_ms;
+    uint32_t instances;   /* plugin instances of the new generation ...    */
+    uint32_t shared;      /* ... of which shared with the one it replaced  */
     char message[2048];   /* the reason of a failure, or a summary         */
 };
 

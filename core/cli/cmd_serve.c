@@ -62,8 +62,9 @@ static const char usage[] =
     "                        generation serves (default 8)\n"
     "  --plugin-cache DIR    where private copies of plugin files go\n"
     "                        (default $TMPDIR or /tmp)\n"
-    "SIGHUP reloads the pipelines from disk.\n"
-    "  --help                this text\n";
+    "  --help                this text\n"
+    "\n"
+    "SIGHUP reloads the pipelines from disk.\n";
 
 /* A NULL-terminated list of strings; the strings are malloc'd. */
 struct list {

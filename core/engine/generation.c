@@ -12,7 +12,10 @@
  * the next one with one change.  The catalog and user store are shared
  * between a generation and those derived from it: they are read-only, and
  * reloading them for every swap would make swaps cost seconds on a large
- * world.
+ * world.  So are plugin instances that nothing changed (same code, stage,
+ * parameters and named files; af_pipeline_env.reuse): a swap then costs what
+ * it changes -- a model deploy re-reads one model -- not a rebuild of every
+ * index and model of every surface.
  */
 #include "engine/generation.h"
 
@@ -82,6 +85,11 @@ struct af_generation {
     struct gen_data *data;
     struct af_pipeline *pipeline[MAX_SURFACES];
     uint32_t n_pipelines;
+
+    /* While deriving only: the generation whose instances may be shared,
+     * and the plugin whose instances must be created again. */
+    const af_generation *reuse_base;
+    const char *fresh;
 };
 
 /* Generation ids only grow; a process-wide counter is the simplest source. */
@@ -358,7 +366,12 @@ add_pipeline(af_generation *g, const char *file,
         snprintf(err, errlen, "%s: more than %d surfaces", file, MAX_SURFACES);
         return -1;
     }
-    struct af_pipeline *p = af_pipeline_load(file, env, err, errlen);
+    struct af_pipeline_env e = *env;
+    for (uint32_t i = 0; g->reuse_base && i < g->reuse_base->n_pipelines; i++)
+        if (!strcmp(af_pipeline_file(g->reuse_base->pipeline[i]), file))
+            e.reuse = g->reuse_base->pipeline[i];
+    e.fresh = g->fresh;
+    struct af_pipeline *p = af_pipeline_load(file, &e, err, errlen);
     if (!p)
         return -1;
     for (uint32_t i = 0; i < g->n_pipelines; i++) {
@@ -888,7 +901,12 @@ af_generation_derive(const af_generation *base, const struct af_gen_change *ch,
     if (ch->kind == AF_GEN_DEPLOY_MODEL &&
         apply_deploy(g, base, ch, code, err, errlen) != 0)
         goto fail;
-    if (derive_pipelines(g, base, ch, code, err, errlen) != 0)
+    g->reuse_base = base;
+    g->fresh = ch->kind == AF_GEN_RELOAD_PLUGIN ? ch->name : NULL;
+    int rc = derive_pipelines(g, base, ch, code, err, errlen);
+    g->reuse_base = NULL;
+    g->fresh = NULL;
+    if (rc != 0)
         goto fail;
     return g;
 fail:
@@ -1088,6 +1106,37 @@ af_generation_override_at(const af_generation *g, uint32_t i,
     *out = (struct af_gen_override_info){g->ov[i].surface, g->ov[i].arm,
                                          g->ov[i].stage, g->ov[i].model};
     return AF_OK;
+}
+
+/* Whether g holds the instance whose host context is pc (the context, not
+ * the plugin's pointer, identifies an instance: stateless plugins hand out
+ * one static pointer for all of theirs). */
+static int
+holds_instance(const af_generation *g, const af_plugin_ctx *pc)
+{
+    for (uint32_t i = 0; g && pc && i < g->n_pipelines; i++)
+        for (uint32_t s = 0; s < g->pipeline[i]->n_owned; s++) {
+            const struct af_stage *st = &g->pipeline[i]->owned[s];
+            for (uint32_t k = 0; k < st->n; k++)
+                if (st->p[k].in.pc == pc)
+                    return 1;
+        }
+    return 0;
+}
+
+void
+af_generation_instances(const af_generation *g, const af_generation *base,
+                        uint32_t *shared, uint32_t *total)
+{
+    *shared = *total = 0;
+    for (uint32_t i = 0; i < g->n_pipelines; i++)
+        for (uint32_t s = 0; s < g->pipeline[i]->n_owned; s++) {
+            const struct af_stage *st = &g->pipeline[i]->owned[s];
+            for (uint32_t k = 0; k < st->n; k++) {
+                (*total)++;
+                *shared += holds_instance(base, st->p[k].in.pc);
+            }
+        }
 }
 
 /* --- ## Metrics --- */

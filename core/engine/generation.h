@@ -107,6 +107,11 @@ af_generation *af_generation_derive(const af_generation *base,
                                     const struct af_gen_change *ch, int *code,
                                     char *err, size_t errlen);
 
+/* Plugin instances of g (*total) and how many of them g shares with
+ * `base` (*shared): what a swap did not have to create again. */
+void af_generation_instances(const af_generation *g, const af_generation *base,
+                             uint32_t *shared, uint32_t *total);
+
 /* References held (for the server's reaper: 1 means only the caller). */
 uint32_t af_generation_refs(const af_generation *g);
 

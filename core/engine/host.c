@@ -43,10 +43,12 @@ struct af_histogram {
 };
 
 struct af_plugin_ctx {
+    _Atomic uint32_t refs; /* generations holding the instance          */
     char label[160];
     char data_dir[PATH_MAX];
     uint64_t feature_fp;
     struct af_state *state;
+    const struct af_catalog *catalog;
     const char *plugin_name;
     const char *kind;
     struct af_counter counters[MAX_PLUGIN_METRICS];
@@ -282,6 +284,8 @@ af_instance_create(const af_loaded *p, const af_config *cfg,
              opts && opts->data_dir ? opts->data_dir : "");
     pc->feature_fp = opts ? opts->feature_fingerprint : 0;
     pc->state = opts ? opts->state : NULL;
+    pc->catalog = opts ? opts->catalog : NULL;
+    atomic_init(&pc->refs, 1);
     pc->plugin_name = p->desc->name;
     pc->kind = af_kind_name(p->desc->kind);
 
@@ -313,9 +317,36 @@ af_instance_destroy(struct af_instance *in)
 {
     if (!in || !in->plugin)
         return;
-    in->plugin->desc->destroy(in->inst);
-    free(in->pc);
+    if (atomic_fetch_sub(&in->pc->refs, 1) == 1) {
+        in->plugin->desc->destroy(in->inst);
+        free(in->pc);
+    }
     memset(in, 0, sizeof *in);
+}
+
+int
+af_instance_matches(const struct af_instance *in, const af_loaded *p,
+                    const struct af_instance_opts *opts)
+{
+    const af_plugin_ctx *pc = in->pc;
+    if (!in->plugin || !pc || in->plugin->desc != p->desc || !opts)
+        return 0;
+    return strcmp(pc->label, opts->label ? opts->label : p->desc->name) == 0 &&
+           strcmp(pc->data_dir, opts->data_dir ? opts->data_dir : "") == 0 &&
+           pc->catalog == opts->catalog &&
+           pc->feature_fp == opts->feature_fingerprint &&
+           pc->state == opts->state;
+}
+
+void
+af_instance_share(const struct af_instance *from, const af_loaded *p,
+                  struct af_instance *out)
+{
+    atomic_fetch_add(&from->pc->refs, 1);
+    out->plugin = p;
+    out->inst = from->inst;
+    out->ops = from->ops;
+    out->pc = from->pc;
 }
 
 void

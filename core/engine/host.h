@@ -33,7 +33,24 @@ struct af_instance_opts {
 int af_instance_create(const af_loaded *p, const af_config *cfg,
                        const struct af_instance_opts *opts,
                        struct af_instance *out, char *err, size_t errlen);
+/* Release `in`; the plugin's destroy() runs with the last holder (see
+ * af_instance_share). */
 void af_instance_destroy(struct af_instance *in);
+
+/* Whether `in` runs the same loaded code as p (p->desc == the instance's)
+ * and was created with the same options (label, data directory, catalog,
+ * feature fingerprint, state): then a new generation may share it instead
+ * of creating it again.  Parameters are the caller's to compare. */
+int af_instance_matches(const struct af_instance *in, const af_loaded *p,
+                        const struct af_instance_opts *opts);
+
+/* Make `out` another holder of the instance `from` (of a live generation),
+ * bound to p, a registry entry of the same loaded code.  Instances are
+ * shared by all workers already, so sharing them across generations needs
+ * no more than this count: the plugin's destroy() runs when the last
+ * generation holding the instance is destroyed. */
+void af_instance_share(const struct af_instance *from, const af_loaded *p,
+                       struct af_instance *out);
 
 /* Prometheus text of the instance's registered metrics. */
 struct af_buf;

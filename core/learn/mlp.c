@@ -153,13 +153,13 @@ mask_base(const struct af_dropout *d, uint32_t layer)
                  ((uint64_t)layer << 56));
 }
 
-/* 1 when unit j of row r is kept (24-bit uniform against p). */
-static inline int
-kept(uint64_t base, uint32_t r, uint32_t j, uint32_t threshold)
+/* Dropout mask bits of units [j, j+1] of row r: two 32-bit uniforms from
+ * one hash. */
+static inline uint64_t
+mask_pair(uint64_t base, uint32_t r, uint32_t j)
 {
-    uint64_t h = mix64(base + (uint64_t)r * 0x9e3779b97f4a7c15ULL +
-                       (uint64_t)j * 0xc2b2ae3d27d4eb4fULL);
-    return (uint32_t)(h >> 40) >= threshold;
+    return mix64(base + (uint64_t)r * 0x9e3779b97f4a7c15ULL +
+                 (uint64_t)(j >> 1) * 0xc2b2ae3d27d4eb4fULL);
 }
 
 static int
@@ -181,13 +181,18 @@ activate(float *a, uint32_t width, uint32_t r0, uint32_t n, uint32_t layer,
         return;
     }
     uint64_t base = mask_base(d, layer);
-    uint32_t threshold = (uint32_t)((double)d->p * (double)(1u << 24));
+    uint32_t threshold = (uint32_t)fmin((double)d->p * 4294967296.0,
+                                        4294967295.0);
     float scale = 1.0f / (1.0f - d->p);
     for (uint32_t r = r0; r < r0 + n; r++) {
         float *x = a + (size_t)r * width;
+        uint64_t h = 0;
         for (uint32_t j = 0; j < width; j++) {
+            if ((j & 1) == 0)
+                h = mask_pair(base, r, j);
+            uint32_t u = (j & 1) ? (uint32_t)(h >> 32) : (uint32_t)h;
             float v = x[j] > 0.0f ? x[j] : 0.0f;
-            x[j] = kept(base, r, j, threshold) ? v * scale : 0.0f;
+            x[j] = u >= threshold ? v * scale : 0.0f;
         }
     }
 }

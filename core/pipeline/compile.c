@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "learn/feature_stage.h"
 #include "util/fnv.h"
@@ -294,6 +295,93 @@ apply_overrides(struct compiler *c, const struct af_stage *st, af_config *cfg,
     return 0;
 }
 
+/* --- ## Reusing instances across generations (hot swap) --- */
+
+/* Mix the identity of the file `path` (if it exists) into h. */
+static uint64_t
+mix_file(uint64_t h, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return h;
+    uint64_t id[5] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino,
+                      (uint64_t)st.st_size, (uint64_t)st.st_mtim.tv_sec,
+                      (uint64_t)st.st_mtim.tv_nsec};
+    h = af_fnv1a(h, path, strlen(path));
+    return af_fnv1a(h, id, sizeof id);
+}
+
+/* Identity of the files a plugin's parameters name: every string value
+ * taken as a path as it is, against the data directory (where the host
+ * resolves data paths) and against the pipeline file's directory (where
+ * built-in stages resolve theirs).  A file replaced or rewritten changes
+ * it, so an instance that read it is not reused. */
+static uint64_t
+param_files(const struct compiler *c, const af_config *cfg)
+{
+    uint64_t h = AF_FNV_OFFSET;
+    const char *slash = strrchr(c->file, '/');
+    int dirlen = slash ? (int)(slash - c->file) : 1;
+    const char *dir = slash ? c->file : ".";
+    for (uint32_t i = 0; i < af_config_count(cfg); i++) {
+        const char *v = af_config_str(cfg, af_config_key(cfg, i), NULL);
+        if (!v || !*v || strlen(v) > 1024)
+            continue;
+        char p[2200];
+        h = mix_file(h, v);
+        if (v[0] == '/')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", c->env->data_dir ? c->env->data_dir
+                                                        : ".", v);
+        h = mix_file(h, p);
+        snprintf(p, sizeof p, "%.*s/%s", dirlen, dir, v);
+        h = mix_file(h, p);
+    }
+    return h;
+}
+
+/* Same keys and values, in any order (Lua's table order is not stable
+ * from one Lua state to the next). */
+static int
+same_params(const af_config *a, const af_config *b)
+{
+    uint32_t n = af_config_count(a);
+    if (n != af_config_count(b))
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k = af_config_key(a, i);
+        const char *va = af_config_str(a, k, NULL);
+        const char *vb = af_config_str(b, k, NULL);
+        if (!va || !vb || strcmp(va, vb) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* An instance of the pipeline being replaced that this stage plugin may
+ * share (see af_pipeline_env.reuse), or NULL. */
+static const struct af_instance *
+reusable(const struct compiler *c, const struct af_stage *st,
+         const af_loaded *pl, const struct af_stage_plugin *sp,
+         const struct af_instance_opts *opts)
+{
+    const struct af_pipeline *old = c->env->reuse;
+    if (!old || (c->env->fresh && !strcmp(c->env->fresh, pl->desc->name)))
+        return NULL;
+    for (uint32_t s = 0; s < old->n_owned; s++) {
+        const struct af_stage *os = &old->owned[s];
+        if (os->id != st->id)
+            continue;
+        for (uint32_t i = 0; i < os->n; i++) {
+            const struct af_stage_plugin *op = &os->p[i];
+            if (op->files == sp->files && same_params(op->cfg, sp->cfg) &&
+                af_instance_matches(&op->in, pl, opts))
+                return &op->in;
+        }
+    }
+    return NULL;
+}
+
 /* Create the plugin named by the table at the stack top ({ "name", k = v })
  * or string; stage-level keys are skipped when skip_stage_keys. */
 static int
@@ -374,6 +462,12 @@ add_plugin(struct compiler *c, struct af_stage *st, int skip_stage_keys)
         .feature_fingerprint = c->p->fingerprint,
         .state = c->env->state,
     };
+    sp->files = param_files(c, sp->cfg);
+    const struct af_instance *old = reusable(c, st, pl, sp, &opts);
+    if (old) {
+        af_instance_share(old, pl, &sp->in);
+        return 0;
+    }
     if (af_instance_create(pl, sp->cfg, &opts, &sp->in, err, sizeof err) != 0)
         return af_compile_fail(c, line, "%s", err);
     return 0;

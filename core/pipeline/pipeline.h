@@ -32,6 +32,15 @@ struct af_pipeline_env {
     int features_only; /* build only the stages up to features (training tools) */
     const struct af_param_override *overrides; /* may be NULL */
     uint32_t n_overrides;
+    /* Hot swap: the same surface's pipeline in the generation being
+     * replaced (may be NULL).  A plugin instance of it is shared
+     * (af_instance_share) instead of created again when the plugin code,
+     * the stage, the parameters, the instance options and the files the
+     * parameters name (device, inode, size, mtime) are all the same --
+     * except instances of plugin `fresh` (NULL: none), which are always
+     * created again.  `reuse` must stay alive while this pipeline loads. */
+    const struct af_pipeline *reuse;
+    const char *fresh;
 };
 
 /* Load, sandbox-run and compile `file`.  On failure returns NULL and writes

@@ -41,6 +41,9 @@ struct af_stage_plugin {
     af_config *cfg;
     uint32_t k;   /* retrievers: candidates asked for                    */
     int line;     /* where it is named in the pipeline file              */
+    uint64_t files; /* identity (device, inode, size, mtime) of the files
+                       its parameters name: a reused instance must have
+                       seen the same files (see af_pipeline_env.reuse)   */
 };
 
 struct af_stage {

@@ -89,7 +89,7 @@ struct family {
     size_t map_bytes;
     struct slot zero;   /* the key 0, which cannot live in the table       */
     _Atomic int zero_used;
-    _Atomic uint32_t n_keys;
+    _Atomic uint32_t n_keys;   /* keys inserted (see get_slot)          */
     _Atomic int warned_full;
 };
 
@@ -205,7 +205,11 @@ warn_full(struct family *f, int ent, uint32_t max_keys)
                family_names[ent], max_keys);
 }
 
-/* The slot of `key`, inserted when new; NULL when the family is full. */
+/* The slot of `key`, inserted when new; NULL when the family is full.
+ * The limit is checked before inserting and the count taken after, so
+ * writers racing on one new key never see a false "full"; the table may
+ * then hold max_keys plus at most one key per concurrent writer, which its
+ * spare capacity (a third of max_keys) absorbs. */
 static struct slot *
 get_slot(struct embedded *e, int ent, uint64_t key)
 {
@@ -213,17 +217,18 @@ get_slot(struct embedded *e, int ent, uint64_t key)
     struct slot *s = find_slot(f, key);
     if (s)
         return s;
-    /* Reserve room first so that the table never holds more than max_keys. */
-    if (atomic_fetch_add(&f->n_keys, 1) >= e->max_keys) {
-        atomic_fetch_sub(&f->n_keys, 1);
-        s = find_slot(f, key); /* someone may have inserted it meanwhile */
+    if (atomic_load_explicit(&f->n_keys, memory_order_acquire) >=
+        e->max_keys) {
+        /* The last key may just have been inserted (its count is taken
+         * after the insert, so the insert is visible now). */
+        s = find_slot(f, key);
         if (!s)
             warn_full(f, ent, e->max_keys);
         return s;
     }
     if (key == 0) {
-        if (atomic_exchange_explicit(&f->zero_used, 1, memory_order_acq_rel))
-            atomic_fetch_sub(&f->n_keys, 1);
+        if (!atomic_exchange_explicit(&f->zero_used, 1, memory_order_acq_rel))
+            atomic_fetch_add(&f->n_keys, 1);
         return &f->zero;
     }
     for (uint64_t i = mix(key) & f->mask;; i = (i + 1) & f->mask) {
@@ -233,14 +238,14 @@ get_slot(struct embedded *e, int ent, uint64_t key)
             uint64_t expect = 0;
             if (atomic_compare_exchange_strong_explicit(
                     &f->slots[i].key, &expect, key, memory_order_acq_rel,
-                    memory_order_acquire))
+                    memory_order_acquire)) {
+                atomic_fetch_add(&f->n_keys, 1);
                 return &f->slots[i];
+            }
             k = expect; /* lost the race: see who won the slot */
         }
-        if (k == key) {
-            atomic_fetch_sub(&f->n_keys, 1); /* inserted by another writer */
-            return &f->slots[i];
-        }
+        if (k == key)
+            return &f->slots[i]; /* inserted by another writer */
     }
 }
 
@@ -343,6 +348,24 @@ window_value(struct block *b, int window, int64_t now_s)
     return (double)v / SCALE;
 }
 
+/* How many keys ahead a read prefetches: enough to cover a cache miss. */
+#define PREFETCH_AHEAD 16
+
+/* The memory a window reads in a block (for prefetching). */
+static const void *
+window_line(const struct block *b, int window)
+{
+    return window == AF_WIN_DAY || window == AF_WIN_ALL
+               ? (const void *)&b->day
+               : (const void *)&b->hour[0];
+}
+
+/*
+ * Batched reads touch two random cache lines per key (the table slot, then
+ * the block), so they run in two passes that prefetch a few keys ahead:
+ * first the slots, keeping each key's block index in out[i] (exact in a
+ * double), then the blocks.
+ */
 static int
 emb_read(af_state *st, int entity, int event, int window, int64_t now_s,
          const uint64_t *keys, uint32_t n, double *out)
@@ -353,13 +376,21 @@ emb_read(af_state *st, int entity, int event, int window, int64_t now_s,
         return AF_EINVAL;
     struct family *f = &e->fam[entity];
     for (uint32_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n && keys[i + PREFETCH_AHEAD])
+            __builtin_prefetch(
+                &f->slots[mix(keys[i + PREFETCH_AHEAD]) & f->mask]);
         struct slot *s = find_slot(f, keys[i]);
         uint32_t idx = s ? atomic_load_explicit(&s->block[event],
                                                 memory_order_acquire)
                          : 0;
-        out[i] = idx && idx != BLOCK_BUSY
-                     ? window_value(&e->pool[idx], window, now_s)
-                     : 0.0;
+        out[i] = idx && idx != BLOCK_BUSY ? (double)idx : 0.0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n && out[i + PREFETCH_AHEAD] > 0)
+            __builtin_prefetch(window_line(
+                &e->pool[(uint32_t)out[i + PREFETCH_AHEAD]], window));
+        uint32_t idx = (uint32_t)out[i];
+        out[i] = idx ? window_value(&e->pool[idx], window, now_s) : 0.0;
     }
     return AF_OK;
 }

@@ -23,8 +23,7 @@
 #include "world/sim_int.h"
 
 int
-sim_log_impression(struct sim_run *run, uint32_t user, uint32_t row,
-                   int64_t t)
+sim_log_impression(struct sim_run *run, uint32_t user, uint32_t row, int64_t t)
 {
     if (run->n_imp == run->cap_imp) {
         uint64_t cap = run->cap_imp ? 2 * run->cap_imp : 1 << 16;
@@ -87,8 +86,8 @@ sim_check_caps(struct sim_run *run)
         const struct sim_cap *cap = &run->info.caps[k];
         for (uint64_t i = 0; i < run->n_imp; i++) {
             uint32_t row = run->imp[i].row;
-            run->imp[i].key = cap->per_campaign ? run->sw->camp_of_row[row]
-                                                : row;
+            run->imp[i].key =
+                cap->per_campaign ? run->sw->camp_of_row[row] : row;
         }
         qsort(run->imp, run->n_imp, sizeof *run->imp, imp_cmp);
         run->cap_violations += sweep(run->imp, run->n_imp, cap);
@@ -96,8 +95,7 @@ sim_check_caps(struct sim_run *run)
 }
 
 uint64_t
-sim_check_diversity(const struct sim_run *run, const uint32_t *rows,
-                    uint32_t n)
+sim_check_diversity(const struct sim_run *run, const uint32_t *rows, uint32_t n)
 {
     const struct af_catalog *c = run->sw->cat;
     uint64_t bad = 0;
@@ -105,7 +103,8 @@ sim_check_diversity(const struct sim_run *run, const uint32_t *rows,
         uint32_t adv = c->advertiser_id[rows[j]], same = 0;
         for (uint32_t k = 0; k < j; k++)
             same += c->advertiser_id[rows[k]] == adv;
-        if (run->info.max_per_advertiser && same >= run->info.max_per_advertiser)
+        if (run->info.max_per_advertiser &&
+            same >= run->info.max_per_advertiser)
             bad++;
         else if (run->info.no_adjacent && j > 0 &&
                  c->advertiser_id[rows[j - 1]] == adv)

@@ -13,8 +13,8 @@
 #include "world/simulate.h"
 #include "world/world.h"
 
-#define SIM_SAMPLE_S 900      /* spend curves: one point per 15 minutes  */
-#define SIM_CHECKPOINTS 200   /* regret and CTR curves                   */
+#define SIM_SAMPLE_S 900    /* spend curves: one point per 15 minutes  */
+#define SIM_CHECKPOINTS 200 /* regret and CTR curves                   */
 #define SIM_MAX_CAPS 16
 #define SIM_MAX_DAYS 7
 
@@ -33,10 +33,10 @@ struct sim_pipeline_info {
     struct sim_cap caps[SIM_MAX_CAPS];
     uint32_t max_per_advertiser; /* the auction's; 0: no limit            */
     int no_adjacent;
-    int paced;                   /* has a budget_pacing filter            */
-    double curve_cum[25];        /* its target curve: share by hour h     */
-    char explore[32];            /* the exploration plugin, "" if none    */
-    double explore_budget;       /* its `budget`, -1 when it has none     */
+    int paced;             /* has a budget_pacing filter            */
+    double curve_cum[25];  /* its target curve: share by hour h     */
+    char explore[32];      /* the exploration plugin, "" if none    */
+    double explore_budget; /* its `budget`, -1 when it has none     */
 };
 
 /* Shared by every pipeline's run; read-only while they run (except the
@@ -47,47 +47,47 @@ struct sim_world {
                                      rows of the catalog the pipelines serve */
     uint32_t n_users;
     /* New ads. */
-    int64_t *avail_from;    /* per row: INT64_MIN for ads there from the start */
-    uint8_t *is_new;        /* per row */
-    uint32_t *new_rows;     /* the new ads, by arrival */
+    int64_t *avail_from; /* per row: INT64_MIN for ads there from the start */
+    uint8_t *is_new;     /* per row */
+    uint32_t *new_rows;  /* the new ads, by arrival */
     uint32_t n_new;
-    int32_t *new_index;     /* per row: index into new_rows, or -1 */
-    float *sim_prior;       /* per row: prior_ctr in the served catalog */
+    int32_t *new_index; /* per row: index into new_rows, or -1 */
+    float *sim_prior;   /* per row: prior_ctr in the served catalog */
     /* Campaigns. */
     uint32_t n_campaigns;
-    uint32_t *camp_of_row;  /* per row: dense campaign index */
-    uint32_t *camp_id;      /* per dense index */
-    double *camp_budget;    /* per dense index, after --budget-scale */
+    uint32_t *camp_of_row; /* per row: dense campaign index */
+    uint32_t *camp_id;     /* per dense index */
+    double *camp_budget;   /* per dense index, after --budget-scale */
     /* Requests: the same users at the same times for every pipeline. */
     uint64_t n_req;
     uint32_t *req_user;
     int64_t *req_time;
     int64_t start_s, span_s;
-    uint32_t n_samples;     /* spend samples: span / SIM_SAMPLE_S + 1 */
+    uint32_t n_samples; /* spend samples: span / SIM_SAMPLE_S + 1 */
     uint64_t seed;
     double est_strength;
-    char dir[PATH_MAX];     /* the simulation's data directory */
-    int own_dir;            /* remove it at the end */
+    char dir[PATH_MAX]; /* the simulation's data directory */
+    int own_dir;        /* remove it at the end */
     struct sim_truth *truth;
 };
 
 /* One new ad in one pipeline's run. */
 struct sim_new_ad {
-    uint64_t n, c;          /* impressions, clicks                         */
-    double p_sum;           /* true expected clicks of its impressions     */
-    uint64_t last_out;      /* impressions when the estimate was last
+    uint64_t n, c;       /* impressions, clicks                         */
+    double p_sum;        /* true expected clicks of its impressions     */
+    uint64_t last_out;   /* impressions when the estimate was last
                                outside +-20% of the truth (0: never)      */
-    int64_t first_imp_s;    /* -1: never shown                             */
-    int64_t reached_s;      /* time of the impression after which the
+    int64_t first_imp_s; /* -1: never shown                             */
+    int64_t reached_s;   /* time of the impression after which the
                                estimate stayed within +-20%                */
 };
 
 /* One impression, for the frequency-cap check at the end. */
 struct sim_imp {
-    uint32_t user;          /* user index                                  */
-    uint32_t key;           /* catalog row or dense campaign index (the
+    uint32_t user; /* user index                                  */
+    uint32_t key;  /* catalog row or dense campaign index (the
                                check rewrites it per cap)                  */
-    uint32_t row;           /* catalog row                                 */
+    uint32_t row;  /* catalog row                                 */
     int64_t t;
 };
 
@@ -99,7 +99,7 @@ struct sim_run {
     struct sim_pipeline_info info;
     af_state *state;
     af_generation *gen;
-    uint64_t cur_user_id;      /* the request's user, for the comparator */
+    uint64_t cur_user_id; /* the request's user, for the comparator */
     char err[1024];
     int rc;
     /* Totals. */
@@ -116,17 +116,17 @@ struct sim_run {
      * samples of today's spend every SIM_SAMPLE_S seconds. */
     double *spend_today;
     double *spend_total;
-    double *max_price;         /* per campaign: the highest price charged */
-    double *day_spend;         /* [day * n_campaigns + c], SIM_MAX_DAYS days */
-    float *samples;            /* [sample * n_campaigns + c] */
-    int64_t today;             /* day number of spend_today */
+    double *max_price; /* per campaign: the highest price charged */
+    double *day_spend; /* [day * n_campaigns + c], SIM_MAX_DAYS days */
+    float *samples;    /* [sample * n_campaigns + c] */
+    int64_t today;     /* day number of spend_today */
     uint32_t next_sample;
     /* New ads. */
     struct sim_new_ad *new_ads;
     /* Checks. */
     uint64_t diversity_violations;
     uint64_t cap_violations;
-    uint64_t budget_overruns;  /* campaign-days above budget + one price */
+    uint64_t budget_overruns; /* campaign-days above budget + one price */
     struct sim_imp *imp;
     uint64_t n_imp, cap_imp;
 };
@@ -137,8 +137,8 @@ struct sim_run {
  * simulation's data directory (ads.tsv with the new ads' priors and scaled
  * budgets, availability.tsv, links to the rest) and draw the requests.
  * 0 or a negative AF_E* (err set). */
-int sim_world_open(struct sim_world *sw, const struct af_sim_opts *o,
-                   char *err, size_t errlen);
+int sim_world_open(struct sim_world *sw, const struct af_sim_opts *o, char *err,
+                   size_t errlen);
 void sim_world_close(struct sim_world *sw);
 
 /* Read caps, diversity, pacing curve and exploration budget from the

@@ -60,7 +60,8 @@ jnum(double v)
 struct new_stats {
     uint32_t count, shown, reached;
     double median_imps, mean_imps, median_hours, median_imps_per_ad;
-    double mean_rel_error; /* |estimate - truth| / truth at the end, shown ads */
+    double
+        mean_rel_error; /* |estimate - truth| / truth at the end, shown ads */
 };
 
 static struct new_stats
@@ -89,7 +90,8 @@ new_ad_stats(const struct sim_world *sw, const struct sim_run *run)
         if (a->reached_s < 0)
             continue;
         imps[s.reached] = (double)(a->last_out + 1);
-        hours[s.reached] = (double)(a->reached_s - sw->avail_from[row]) / 3600.0;
+        hours[s.reached] =
+            (double)(a->reached_s - sw->avail_from[row]) / 3600.0;
         sum += imps[s.reached];
         s.reached++;
     }
@@ -110,20 +112,21 @@ out:
 /* --- ## Pacing --- */
 
 struct pacing_day {
-    int64_t day;             /* index from the start */
-    double covered;          /* share of the day's curve inside the span */
-    uint32_t campaigns;      /* with a budget */
-    uint32_t over_demand;    /* -1 (UINT32_MAX) when no demand pipeline */
-    uint32_t within5;        /* over-demand (or all) campaigns within 5% */
+    int64_t day;          /* index from the start */
+    double covered;       /* share of the day's curve inside the span */
+    uint32_t campaigns;   /* with a budget */
+    uint32_t over_demand; /* -1 (UINT32_MAX) when no demand pipeline */
+    uint32_t within5;     /* over-demand (or all) campaigns within 5% */
     double min_ratio, median_ratio, max_ratio; /* spend / target */
-    double max_over_prices;  /* max (spend - budget) / max price, >= 0 */
+    double max_over_prices;   /* max (spend - budget) / max price, >= 0 */
     double max_dev, mean_dev; /* deviation from the curve (of budget) */
 };
 
 static int
 day_count(const struct sim_world *sw)
 {
-    int64_t days = (sw->start_s + sw->span_s - 1) / 86400 - sw->start_s / 86400 + 1;
+    int64_t days =
+        (sw->start_s + sw->span_s - 1) / 86400 - sw->start_s / 86400 + 1;
     return (int)(days > SIM_MAX_DAYS ? SIM_MAX_DAYS : days);
 }
 
@@ -135,8 +138,9 @@ pacing_day(const struct sim_world *sw, const struct sim_run *run,
     uint32_t nc = sw->n_campaigns;
     int64_t day0 = (sw->start_s / 86400 + d) * 86400;
     int64_t from = day0 > sw->start_s ? day0 : sw->start_s;
-    int64_t to = day0 + 86400 < sw->start_s + sw->span_s ? day0 + 86400
-                                                          : sw->start_s + sw->span_s;
+    int64_t to = day0 + 86400 < sw->start_s + sw->span_s
+                     ? day0 + 86400
+                     : sw->start_s + sw->span_s;
     double f_from = from == day0 ? 0 : sim_curve_at(&run->info, from);
     double f_to = to == day0 + 86400 ? 1.0 : sim_curve_at(&run->info, to);
     p.covered = f_to - f_from;
@@ -167,7 +171,8 @@ pacing_day(const struct sim_world *sw, const struct sim_run *run,
         p.max_ratio = r > p.max_ratio ? r : p.max_ratio;
         if (run->max_price[c] > 0 && spend > b) {
             double over = (spend - b) / run->max_price[c];
-            p.max_over_prices = over > p.max_over_prices ? over : p.max_over_prices;
+            p.max_over_prices =
+                over > p.max_over_prices ? over : p.max_over_prices;
         }
         double dev = 0;
         for (uint32_t s = 0; s < sw->n_samples; s++) {
@@ -179,7 +184,8 @@ pacing_day(const struct sim_world *sw, const struct sim_run *run,
             if ((t - last) / 86400 != day0 / 86400)
                 continue;
             double f = t == day0 + 86400 ? 1.0 : sim_curve_at(&run->info, t);
-            double x = fabs(run->samples[(size_t)s * nc + c] / b - (f - f_from));
+            double x =
+                fabs(run->samples[(size_t)s * nc + c] / b - (f - f_from));
             dev = x > dev ? x : dev;
         }
         dev_sum += dev;
@@ -202,10 +208,9 @@ struct series {
     int dashed;
 };
 
-static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c",
-                                     "#ff7f0e", "#9467bd", "#8c564b",
-                                     "#e377c2", "#7f7f7f", "#bcbd22",
-                                     "#17becf"};
+static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                     "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                     "#bcbd22", "#17becf"};
 
 static void
 svg_escape(FILE *f, const char *s)
@@ -224,8 +229,8 @@ svg_escape(FILE *f, const char *s)
 /* A line chart of the series with axes from 0 to the data's maxima. */
 static int
 svg_chart(const char *path, const char *title, const char *xlabel,
-          const char *ylabel, const struct series *s, uint32_t ns,
-          char *err, size_t errlen)
+          const char *ylabel, const struct series *s, uint32_t ns, char *err,
+          size_t errlen)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -244,8 +249,9 @@ svg_chart(const char *path, const char *title, const char *xlabel,
     xmax = xmax > 0 ? xmax : 1;
     ymax = ymax > 0 ? ymax * 1.05 : 1;
     double pw = W - L - R, ph = H - T - B;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
-               "height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+            "height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
             W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"15\">", L);
@@ -253,37 +259,51 @@ svg_chart(const char *path, const char *title, const char *xlabel,
     fprintf(f, "</text>\n");
     for (int k = 0; k <= 5; k++) { /* grid and tick labels */
         double gx = L + pw * k / 5, gy = T + ph - ph * k / 5;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                   "stroke=\"#ddd\"/>\n", L, gy, L + pw, gy);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                   "stroke=\"#eee\"/>\n", gx, T, gx, T + ph);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"#ddd\"/>\n",
+                L, gy, L + pw, gy);
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"#eee\"/>\n",
+                gx, T, gx, T + ph);
+        fprintf(f,
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n",
                 L - 6, gy + 4, ymax * k / 5);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.4g"
-                   "</text>\n", gx, T + ph + 16, xmax * k / 5);
+        fprintf(f,
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.4g"
+                "</text>\n",
+                gx, T + ph + 16, xmax * k / 5);
     }
-    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
-               "fill=\"none\" stroke=\"#444\"/>\n", L, T, pw, ph);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">", L + pw / 2,
-            H - 10);
+    fprintf(f,
+            "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
+            "fill=\"none\" stroke=\"#444\"/>\n",
+            L, T, pw, ph);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">",
+            L + pw / 2, H - 10);
     svg_escape(f, xlabel);
-    fprintf(f, "</text>\n<text transform=\"translate(16,%.0f) rotate(-90)\" "
-               "text-anchor=\"middle\">", T + ph / 2);
+    fprintf(f,
+            "</text>\n<text transform=\"translate(16,%.0f) rotate(-90)\" "
+            "text-anchor=\"middle\">",
+            T + ph / 2);
     svg_escape(f, ylabel);
     fprintf(f, "</text>\n");
     for (uint32_t k = 0; k < ns; k++) {
         const char *col = colors[k % (sizeof colors / sizeof *colors)];
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\"%s "
-                   "points=\"", col, s[k].dashed ? " stroke-dasharray=\"6,4\"" : "");
+        fprintf(f,
+                "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\"%s "
+                "points=\"",
+                col, s[k].dashed ? " stroke-dasharray=\"6,4\"" : "");
         for (uint32_t i = 0; i < s[k].n; i++)
             if (isfinite(s[k].y[i]))
                 fprintf(f, "%.1f,%.1f ", L + pw * s[k].x[i] / xmax,
                         T + ph - ph * s[k].y[i] / ymax);
         fprintf(f, "\"/>\n");
         double ly = T + 14 + 18 * k;
-        fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" "
-                   "stroke=\"%s\" stroke-width=\"2\"%s/>\n", L + pw + 10, ly,
-                L + pw + 34, ly, col,
+        fprintf(f,
+                "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" "
+                "stroke=\"%s\" stroke-width=\"2\"%s/>\n",
+                L + pw + 10, ly, L + pw + 34, ly, col,
                 s[k].dashed ? " stroke-dasharray=\"6,4\"" : "");
         fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">", L + pw + 40, ly + 4);
         svg_escape(f, s[k].name);
@@ -375,11 +395,12 @@ svg_spend(const char *dir, const struct sim_world *sw,
         double f = last && t % 86400 == 0 ? 1.0 : sim_curve_at(&run->info, t);
         y[(size_t)np * ns + k] = f;
         for (uint32_t p = 0; p < np; p++)
-            y[(size_t)p * ns + k] =
-                run->samples[(size_t)k * nc + pick[p]] / sw->camp_budget[pick[p]];
+            y[(size_t)p * ns + k] = run->samples[(size_t)k * nc + pick[p]] /
+                                    sw->camp_budget[pick[p]];
     }
     for (uint32_t p = 0; p < np; p++) {
-        snprintf(names[p], sizeof names[p], "campaign %u", sw->camp_id[pick[p]]);
+        snprintf(names[p], sizeof names[p], "campaign %u",
+                 sw->camp_id[pick[p]]);
         s[p] = (struct series){names[p], x, y + (size_t)p * ns, ns, 0};
     }
     s[np] = (struct series){run->info.paced ? "target curve" : "even curve", x,
@@ -404,8 +425,9 @@ curves_json(const struct sim_world *sw, const struct sim_run *run)
            *ns = json_array();
     for (int k = 0; k < SIM_CHECKPOINTS; k++) {
         json_array_append_new(
-            at, json_integer((json_int_t)((sw->n_req * (k + 1) + SIM_CHECKPOINTS - 1) /
-                                          SIM_CHECKPOINTS)));
+            at, json_integer(
+                    (json_int_t)((sw->n_req * (k + 1) + SIM_CHECKPOINTS - 1) /
+                                 SIM_CHECKPOINTS)));
         json_array_append_new(reg, jnum(run->regret_at[k]));
         json_array_append_new(ctr, jnum(run->ctr_at[k]));
         json_array_append_new(ns, jnum(run->new_share_at[k]));
@@ -441,11 +463,12 @@ pacing_json(const struct sim_world *sw, const struct sim_run *run,
             spend, json_pack("[i, f, f, f]", (json_int_t)sw->camp_id[c],
                              sw->camp_budget[c], run->spend_total[c],
                              demand ? demand->spend_total[c] : -1.0));
-    return json_pack("{s:b, s:s, s:o, s:s, s:o}", "paced", run->info.paced,
-                     "scope", demand ? "campaigns over demand" : "all campaigns",
-                     "days", days, "per_campaign_columns",
-                     "campaign_id, daily_budget, spend, demand_pipeline_spend",
-                     "per_campaign", spend);
+    const char *scope = demand ? "campaigns over demand" : "all campaigns";
+    return json_pack(
+        "{s:b, s:s, s:o, s:s, s:o}", "paced", run->info.paced, "scope", scope,
+        "days", days, "per_campaign_columns",
+        "campaign_id, daily_budget, spend, demand_pipeline_spend",
+        "per_campaign", spend);
 }
 
 static json_t *
@@ -519,7 +542,8 @@ write_json(const char *path, const struct sim_world *sw,
         "best assignment of distinct eligible ads (targeting, arrived, budget "
         "left, frequency caps) over the whole catalog by true p x bid",
         "pipelines", arr);
-    int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
+    int rc =
+        json_dump_file(root, path, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
     json_decref(root);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot write the report", path);
@@ -540,19 +564,20 @@ print_summary(const struct sim_world *sw, const struct sim_run *runs,
     for (uint32_t i = 0; i < n; i++) {
         const struct sim_run *r = &runs[i];
         double imps = r->impressions ? (double)r->impressions : 1;
-        printf("%-18s %8.5f %10.1f %12.2f %8.3f %9.3f %9.3f %7.3f %6llu %6llu\n",
-               r->info.surface, r->clicks / imps, r->revenue,
-               r->opt_value - r->value,
-               100 * (r->opt_value - r->value) / (r->opt_value ? r->opt_value : 1),
-               100 * r->new_impressions / imps,
-               100.0 * r->explored_requests / (r->requests ? r->requests : 1),
-               r->info.explore_budget,
-               (unsigned long long)r->cap_violations,
-               (unsigned long long)r->diversity_violations);
+        printf(
+            "%-18s %8.5f %10.1f %12.2f %8.3f %9.3f %9.3f %7.3f %6llu %6llu\n",
+            r->info.surface, r->clicks / imps, r->revenue,
+            r->opt_value - r->value,
+            100 * (r->opt_value - r->value) / (r->opt_value ? r->opt_value : 1),
+            100 * r->new_impressions / imps,
+            100.0 * r->explored_requests / (r->requests ? r->requests : 1),
+            r->info.explore_budget, (unsigned long long)r->cap_violations,
+            (unsigned long long)r->diversity_violations);
     }
     if (sw->n_new) {
         printf("\nnew ads (%u arriving): shown, reached +-20%%, median "
-               "impressions to +-20%%, median hours from arrival\n", sw->n_new);
+               "impressions to +-20%%, median hours from arrival\n",
+               sw->n_new);
         for (uint32_t i = 0; i < n; i++) {
             struct new_stats s = new_ad_stats(sw, &runs[i]);
             printf("%-18s %6u %6u %10.0f %10.2f\n", runs[i].info.surface,
@@ -567,15 +592,16 @@ print_summary(const struct sim_world *sw, const struct sim_run *runs,
             struct pacing_day p = pacing_day(sw, &runs[i], demand, d);
             printf("%-18s day %d: %u, %u, %.3f %.3f %.3f, %.3f, %llu\n",
                    runs[i].info.surface, d,
-                   demand ? p.over_demand : p.campaigns, p.within5,
-                   p.min_ratio, p.median_ratio, p.max_ratio, p.max_dev,
+                   demand ? p.over_demand : p.campaigns, p.within5, p.min_ratio,
+                   p.median_ratio, p.max_ratio, p.max_dev,
                    (unsigned long long)runs[i].budget_overruns);
         }
     for (uint32_t i = 0; i < n; i++)
         printf("%s: %llu requests in %.1f s (%.0f req/s), %llu degraded, %llu "
                "comparator full scans\n",
                runs[i].info.surface, (unsigned long long)runs[i].requests,
-               runs[i].wall_s, runs[i].requests / (runs[i].wall_s > 0 ? runs[i].wall_s : 1),
+               runs[i].wall_s,
+               runs[i].requests / (runs[i].wall_s > 0 ? runs[i].wall_s : 1),
                (unsigned long long)runs[i].degraded,
                (unsigned long long)runs[i].comparator_scans);
 }
@@ -590,8 +616,9 @@ sim_report(const struct sim_world *sw, struct sim_run *runs, uint32_t n,
             if (!strcmp(runs[i].info.surface, o->demand_pipeline))
                 demand = &runs[i];
         if (!demand) {
-            snprintf(err, errlen, "--demand-pipeline %s: no simulated surface "
-                     "has that name", o->demand_pipeline);
+            snprintf(err, errlen,
+                     "--demand-pipeline %s: no simulated surface has that "
+                     "name", o->demand_pipeline);
             return AF_EINVAL;
         }
     }

@@ -167,7 +167,7 @@ new_priors(struct sim_world *sw)
             }
         double global = cnt ? sum / cnt : 0.02;
         for (uint32_t r = 0; r < n; r++)
-            sw->sim_prior[r] = !sw->is_new[r] ? cat->prior_ctr[r]
+            sw->sim_prior[r] = !sw->is_new[r]    ? cat->prior_ctr[r]
                                : by_camp[r] >= 0 ? (float)by_camp[r]
                                : by_adv[r] >= 0  ? (float)by_adv[r]
                                                  : (float)global;
@@ -200,10 +200,12 @@ choose_new_ads(struct sim_world *sw, const struct af_sim_opts *o, char *err,
     uint64_t hours = (uint64_t)(o->span_s + 3599) / 3600;
     uint64_t want = (uint64_t)o->new_ads_per_hour * hours;
     if (want > n_cpc / 2) {
-        snprintf(err, errlen, "--new-ads-per-hour %u over %llu hours asks for "
+        snprintf(err, errlen,
+                 "--new-ads-per-hour %u over %llu hours asks for "
                  "%llu new ads; the world has %u CPC ads, at most half of "
-                 "which can be new", o->new_ads_per_hour,
-                 (unsigned long long)hours, (unsigned long long)want, n_cpc);
+                 "which can be new",
+                 o->new_ads_per_hour, (unsigned long long)hours,
+                 (unsigned long long)want, n_cpc);
         free(cpc);
         return AF_EINVAL;
     }
@@ -257,8 +259,9 @@ write_ads(const struct sim_world *sw, char *err, size_t errlen)
                  "quality\tprior_ctr\tdaily_budget\tgeo_mask\tage_mask\t"
                  "device_mask\tinterest_mask\n");
     for (uint32_t r = 0; r < c->n_ads; r++)
-        fprintf(f.f, "%llu\t%u\t%u\t%u\t%s\t%.9g\t%.9g\t%.9g\t%.9g\t%x\t%x\t%x\t"
-                     "%llx\n",
+        fprintf(f.f,
+                "%llu\t%u\t%u\t%u\t%s\t%.9g\t%.9g\t%.9g\t%.9g\t%x\t%x\t%x\t"
+                "%llx\n",
                 (unsigned long long)c->ad_id[r], c->advertiser_id[r],
                 c->campaign_id[r], c->category[r], bid_type_str(c->bid_type[r]),
                 c->bid[r], c->quality[r], sw->sim_prior[r],
@@ -299,7 +302,7 @@ link_file(const struct sim_world *sw, const char *world_dir, const char *name,
     snprintf(link, sizeof link, "%s/%s", sw->dir, name);
     unlink(link);
     if (access(target, F_OK) != 0)
-        return AF_OK; /* e.g. no models/ yet: pipelines will say what's missing */
+        return AF_OK; /* e.g. no models/ yet: a pipeline needing it says so */
     if (symlink(target, link) != 0) {
         snprintf(err, errlen, "%s: %s", link, strerror(errno));
         return AF_EIO;
@@ -347,7 +350,8 @@ draw_requests(struct sim_world *sw, const struct af_sim_opts *o)
         int64_t e = (s / 3600 + 1) * 3600;
         e = e < t1 ? e : t1;
         int h = (int)((s / 3600) % 24);
-        total += (double)(e - s) * (o->even_traffic ? 1.0 : af_sim_traffic_shape[h]);
+        total +=
+            (double)(e - s) * (o->even_traffic ? 1.0 : af_sim_traffic_shape[h]);
         s = e;
     }
     int64_t s = t0;
@@ -422,9 +426,9 @@ sim_world_open(struct sim_world *sw, const struct af_sim_opts *o, char *err,
 static void
 remove_dir(const char *dir)
 {
-    static const char *const files[] = {"ads.tsv", "availability.tsv",
-                                        "users.tsv", "world.json",
-                                        "truth.tsv", "models", NULL};
+    static const char *const files[] = {
+        "ads.tsv",   "availability.tsv", "users.tsv", "world.json",
+        "truth.tsv", "models",           NULL};
     char path[PATH_MAX + 32];
     for (const char *const *f = files; *f; f++) {
         snprintf(path, sizeof path, "%s/%s", dir, *f);
@@ -488,8 +492,10 @@ read_caps(const af_config *c, struct sim_pipeline_info *pi, char *err,
         snprintf(key, sizeof key, "caps.%u.per", k);
         cap->per_campaign = !strcmp(af_config_str(c, key, "ad"), "campaign");
         if (cap->window < 0) {
-            snprintf(err, errlen, "frequency_cap: caps[%u] has a time unit "
-                     "the simulator does not know", k);
+            snprintf(err, errlen,
+                     "frequency_cap: caps[%u] has a time unit "
+                     "the simulator does not know",
+                     k);
             return AF_EINVAL;
         }
         pi->n_caps++;
@@ -510,7 +516,8 @@ read_curve(const af_config *c, struct sim_pipeline_info *pi)
     }
     pi->curve_cum[0] = 0;
     for (int h = 0; h < 24; h++)
-        pi->curve_cum[h + 1] = pi->curve_cum[h] + (sum > 0 ? w[h] / sum : 1.0 / 24);
+        pi->curve_cum[h + 1] =
+            pi->curve_cum[h] + (sum > 0 ? w[h] / sum : 1.0 / 24);
     pi->curve_cum[24] = 1.0;
 }
 
@@ -530,7 +537,8 @@ sim_pipeline_info(const af_generation *g, struct sim_pipeline_info *pi,
 {
     memset(pi, 0, sizeof *pi);
     if (af_generation_surface_count(g) != 1) {
-        snprintf(err, errlen, "a simulated pipeline file must define exactly "
+        snprintf(err, errlen,
+                 "a simulated pipeline file must define exactly "
                  "one surface, this one has %u",
                  af_generation_surface_count(g));
         return AF_EINVAL;
@@ -543,8 +551,9 @@ sim_pipeline_info(const af_generation *g, struct sim_pipeline_info *pi,
     read_curve(NULL, pi); /* even, unless a pacing filter says otherwise */
     const struct af_arm *arm = &p->arm[0];
     if (p->n_arms > 1) {
-        snprintf(err, errlen, "surface %s has experiment arms; simulate one "
-                 "pipeline per arm instead", name);
+        snprintf(err, errlen,
+                 "surface %s has experiment arms; simulate one pipeline "
+                 "per arm instead", name);
         return AF_EINVAL;
     }
     const struct af_stage *st = arm->stage[AF_STAGE_FILTER];
@@ -563,14 +572,15 @@ sim_pipeline_info(const af_generation *g, struct sim_pipeline_info *pi,
     if (st) {
         pi->max_per_advertiser =
             (uint32_t)af_config_num(st->p[0].cfg, "max_per_advertiser", 0);
-        pi->no_adjacent = af_config_bool(st->p[0].cfg, "no_adjacent_advertiser", 0);
+        pi->no_adjacent =
+            af_config_bool(st->p[0].cfg, "no_adjacent_advertiser", 0);
     }
     st = arm->stage[AF_STAGE_EXPLORE];
     if (st) {
         snprintf(pi->explore, sizeof pi->explore, "%s",
                  st->p[0].in.plugin->desc->name);
-        pi->explore_budget = af_config_num(st->p[0].cfg, "budget",
-                                           default_budget(pi->explore));
+        pi->explore_budget =
+            af_config_num(st->p[0].cfg, "budget", default_budget(pi->explore));
     }
     return AF_OK;
 }

@@ -86,9 +86,9 @@ eligible(const struct sim_run *run, uint32_t user, uint32_t row, int64_t t)
         return 0;
     for (uint32_t k = 0; k < run->info.n_caps; k++) {
         const struct sim_cap *cap = &run->info.caps[k];
-        uint64_t key = af_state_key2(run->cur_user_id,
-                                     cap->per_campaign ? sw->cat->campaign_id[row]
-                                                       : sw->cat->ad_id[row]);
+        uint64_t key = af_state_key2(
+            run->cur_user_id, cap->per_campaign ? sw->cat->campaign_id[row]
+                                                : sw->cat->ad_id[row]);
         double v = 0;
         af_state_read(run->state,
                       cap->per_campaign ? AF_ENT_USER_CAMPAIGN : AF_ENT_USER_AD,
@@ -110,10 +110,9 @@ run_alloc(struct sim_run *run)
     run->spend_today = calloc(nc + 1, sizeof *run->spend_today);
     run->spend_total = calloc(nc + 1, sizeof *run->spend_total);
     run->max_price = calloc(nc + 1, sizeof *run->max_price);
-    run->day_spend = calloc((size_t)SIM_MAX_DAYS * nc + 1,
-                            sizeof *run->day_spend);
-    run->samples = calloc((size_t)sw->n_samples * nc + 1,
-                          sizeof *run->samples);
+    run->day_spend =
+        calloc((size_t)SIM_MAX_DAYS * nc + 1, sizeof *run->day_spend);
+    run->samples = calloc((size_t)sw->n_samples * nc + 1, sizeof *run->samples);
     run->new_ads = calloc(sw->n_new + 1, sizeof *run->new_ads);
     if (!run->spend_today || !run->spend_total || !run->max_price ||
         !run->day_spend || !run->samples || !run->new_ads)
@@ -197,8 +196,7 @@ finish_clock(struct sim_run *run)
 
 /* A new ad's impression: its estimate against its true CTR so far. */
 static void
-track_new_ad(struct sim_run *run, uint32_t row, double p, int click,
-             int64_t t)
+track_new_ad(struct sim_run *run, uint32_t row, double p, int click, int64_t t)
 {
     const struct sim_world *sw = run->sw;
     struct sim_new_ad *a = &run->new_ads[sw->new_index[row]];
@@ -219,14 +217,17 @@ track_new_ad(struct sim_run *run, uint32_t row, double p, int click,
 }
 
 static void
-record(struct sim_run *run, int type, uint64_t user, uint32_t row,
-       double value, int64_t t)
+record(struct sim_run *run, int type, uint64_t user, uint32_t row, double value,
+       int64_t t)
 {
     const struct af_catalog *c = run->sw->cat;
-    struct af_state_event ev = {
-        .type = type, .user_id = user, .ad_id = c->ad_id[row],
-        .campaign_id = c->campaign_id[row],
-        .advertiser_id = c->advertiser_id[row], .value = value, .time_s = t};
+    struct af_state_event ev = {.type = type,
+                                .user_id = user,
+                                .ad_id = c->ad_id[row],
+                                .campaign_id = c->campaign_id[row],
+                                .advertiser_id = c->advertiser_id[row],
+                                .value = value,
+                                .time_s = t};
     af_state_record(run->state, &ev);
 }
 
@@ -247,8 +248,8 @@ charge(struct sim_run *run, uint64_t user, uint32_t row, double amount,
 
 /* Feedback and bookkeeping of one response. */
 static int
-serve(struct sim_run *run, uint64_t i, uint32_t u, uint64_t user_id,
-      int64_t t, const struct af_rank_resp *resp, double *value)
+serve(struct sim_run *run, uint64_t i, uint32_t u, uint64_t user_id, int64_t t,
+      const struct af_rank_resp *resp, double *value)
 {
     const struct sim_world *sw = run->sw;
     const af_catalog_store *store = af_world_catalog(sw->w);
@@ -258,8 +259,9 @@ serve(struct sim_run *run, uint64_t i, uint32_t u, uint64_t user_id,
         const struct af_rank_ad *ad = &resp->ads[k];
         int64_t r = af_catalog_find(store, ad->ad_id);
         if (r < 0) {
-            snprintf(run->err, sizeof run->err, "served ad %llu is not in the "
-                     "world", (unsigned long long)ad->ad_id);
+            snprintf(run->err, sizeof run->err,
+                     "served ad %llu is not in the world",
+                     (unsigned long long)ad->ad_id);
             return AF_EINVAL;
         }
         uint32_t row = (uint32_t)r, pos = ad->slot - 1;
@@ -271,7 +273,8 @@ serve(struct sim_run *run, uint64_t i, uint32_t u, uint64_t user_id,
         if (click)
             record(run, AF_EV_CLICK, user_id, row, 1, t);
         if (ad->bid_type == AF_BID_CPM)
-            charge(run, user_id, row, ad->price / 1000.0, ad->price / 1000.0, t);
+            charge(run, user_id, row, ad->price / 1000.0, ad->price / 1000.0,
+                   t);
         else if (ad->bid_type == AF_BID_CPC && click)
             charge(run, user_id, row, ad->price, ad->price, t);
         run->impressions++;
@@ -302,8 +305,13 @@ run_setup(struct sim_run *run)
 {
     const struct sim_world *sw = run->sw;
     const struct af_sim_opts *o = run->opts;
-    uint64_t keys = o->requests * 8;
-    keys = keys < (1u << 16) ? (1u << 16) : keys > (1u << 26) ? (1u << 26) : keys;
+    /* Room for a new user x ad pair at every impression of a 5-slot
+     * surface; a fuller state says so in the log and the cap check would
+     * count what it missed. */
+    uint64_t keys = o->requests * 5;
+    keys = keys < (1u << 16)   ? (1u << 16)
+           : keys > (1u << 26) ? (1u << 26)
+                               : keys;
     run->state = af_state_embedded_new((uint32_t)keys);
     if (!run->state) {
         snprintf(run->err, sizeof run->err, "cannot reserve the online state");
@@ -311,8 +319,10 @@ run_setup(struct sim_run *run)
     }
     const char *files[2] = {run->file, NULL};
     struct af_gen_config cfg = {.plugin_dirs = o->plugin_dirs,
-                                .pipelines = files, .data_dir = sw->dir,
-                                .seed = o->seed, .state = run->state};
+                                .pipelines = files,
+                                .data_dir = sw->dir,
+                                .seed = o->seed,
+                                .state = run->state};
     char err[1024];
     run->gen = af_generation_build(&cfg, err, sizeof err);
     if (!run->gen) {
@@ -414,7 +424,8 @@ static void
 count_overruns(struct sim_run *run)
 {
     const struct sim_world *sw = run->sw;
-    int64_t days = (sw->start_s + sw->span_s - 1) / 86400 - sw->start_s / 86400 + 1;
+    int64_t days =
+        (sw->start_s + sw->span_s - 1) / 86400 - sw->start_s / 86400 + 1;
     if (days > SIM_MAX_DAYS)
         days = SIM_MAX_DAYS;
     for (int64_t d = 0; d < days; d++)
@@ -451,8 +462,9 @@ check_opts(const struct af_sim_opts *o, char *err, size_t errlen)
     }
     if (o->requests == 0 || o->span_s < 1 ||
         o->span_s > (int64_t)SIM_MAX_DAYS * 86400) {
-        snprintf(err, errlen, "need requests >= 1 and a span of 1 s .. %d "
-                 "days", SIM_MAX_DAYS);
+        snprintf(err, errlen,
+                 "need requests >= 1 and a span of 1 s .. %d days",
+                 SIM_MAX_DAYS);
         return AF_EINVAL;
     }
     if (!(o->budget_scale > 0) || !(o->est_strength > 0)) {
@@ -491,7 +503,8 @@ af_world_simulate(const struct af_sim_opts *o, char *err, size_t errlen)
     uint32_t started = 0;
     if (rc == AF_OK) {
         for (; started < n; started++)
-            if (pthread_create(&th[started], NULL, run_thread, &runs[started])) {
+            if (pthread_create(&th[started], NULL, run_thread,
+                               &runs[started])) {
                 snprintf(err, errlen, "cannot start a thread: %s",
                          strerror(errno));
                 rc = AF_ENOMEM;

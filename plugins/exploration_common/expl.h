@@ -54,7 +54,7 @@
 
 enum expl_prior { EXPL_ADVERTISER, EXPL_CAMPAIGN, EXPL_GLOBAL, EXPL_MODEL };
 
-/* Keys every exploration plugin takes besides the auction's. */
+/* The auction's parameters, which every exploration plugin takes too. */
 #define EXPL_AUCTION_KEYS                                                      \
     "reserve", AUC_ADV_PREFIX, "quality", "squash", "neg_penalty",             \
         "max_per_advertiser", "no_adjacent_advertiser"
@@ -327,6 +327,39 @@ expl_score_at(const struct auc_params *ap, const struct af_request *req,
     return auc_score_row(ap, req->catalog, view, i, &c) ? c.score : NAN;
 }
 
+/* Reorder keep[0..k) so that its first `cap` entries are those with the
+ * largest v[keep[.]] (ties: lower index), by quickselect; returns cap. */
+static inline uint32_t
+expl_best_by(const double *v, uint32_t *keep, uint32_t k, uint32_t cap)
+{
+    uint32_t lo = 0, hi = k - 1;
+    while (lo < hi) {
+        uint32_t pv = keep[lo + (hi - lo) / 2], i = lo, j = hi;
+        while (i <= j) {
+            while (v[keep[i]] > v[pv] || (v[keep[i]] == v[pv] && keep[i] < pv))
+                i++;
+            while (v[pv] > v[keep[j]] || (v[pv] == v[keep[j]] && pv < keep[j]))
+                j--;
+            if (i <= j) {
+                uint32_t t = keep[i];
+                keep[i] = keep[j];
+                keep[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (cap <= j)
+            hi = j;
+        else if (cap >= i)
+            lo = i;
+        else
+            break;
+    }
+    return cap;
+}
+
 /* Keep the m largest values seen in top[0..*n), sorted descending. */
 static inline void
 expl_keep_top(double *top, uint32_t *n, uint32_t m, double v)
@@ -351,13 +384,16 @@ expl_keep_top(double *top, uint32_t *n, uint32_t m, double v)
  * best, when diversity rules are set: m distinct advertisers always fill m
  * slots), never gets a slot.  Rows outside the bounds (a tail probability
  * of roughly 1e-4 or less per row) are treated as never winning: their
- * draws are not taken.  Writes their indices to keep[], returns how many;
- * O(n * m) with an arena table for the per-advertiser best.
+ * draws are not taken.  When more than `cap` rows contend, the `cap` with
+ * the best upper bound are kept (the others are the least likely to win).
+ * Writes their indices to keep[], returns how many; O(n * m) with an arena
+ * table for the per-advertiser best.
  */
 static inline uint32_t
 expl_contenders(const struct auc_params *ap, const struct af_request *req,
                 const struct af_host_api *h, struct af_batch *view,
-                const struct expl_post *post, uint32_t m, uint32_t *keep)
+                const struct expl_post *post, uint32_t m, uint32_t cap,
+                uint32_t *keep)
 {
     uint32_t n = view->n;
     double *hi = h->arena_alloc(req->arena, (n + 1) * sizeof *hi);
@@ -407,6 +443,8 @@ expl_contenders(const struct auc_params *ap, const struct af_request *req,
     for (uint32_t i = 0; i < n; i++)
         if (!isnan(hi[i]) && hi[i] >= L)
             keep[k++] = i;
+    if (k > cap)
+        k = expl_best_by(hi, keep, k, cap);
     return k;
 }
 
@@ -448,9 +486,20 @@ expl_mc_propensity(const struct af_host_api *h, const struct auc_params *ap,
         }
         uint32_t filled;
         if (div) {
-            auc_sort(top, nt);
-            filled = auc_allocate(ap, req->catalog, top, nt, m, AUC_NONE,
+            /* The best 8m + 8 decide unless the allocation runs out. */
+            uint32_t want = 8 * m + 8, nr = nt;
+            if (want < nt) {
+                auc_select(top, nt, want);
+                nr = want;
+            }
+            auc_sort(top, nr);
+            filled = auc_allocate(ap, req->catalog, top, nr, m, AUC_NONE,
                                   used, win);
+            if (filled < m && nr < nt) {
+                auc_sort(top, nt);
+                filled = auc_allocate(ap, req->catalog, top, nt, m, AUC_NONE,
+                                      used, win);
+            }
         } else {
             filled = nt < m ? nt : m;
             for (uint32_t j = 0; j < filled; j++)

@@ -19,7 +19,9 @@
  *      winner priced at its gsp threshold in that order);
  *      otherwise X = G.  Only the contenders are drawn: candidates whose
  *      score at posterior mean + 4 sd is below the m-th best score at mean
- *      - 4 sd could not win (expl.h); they keep their mean.
+ *      - 4 sd could not win (expl.h), and of the rest at most
+ *      `max_contenders` (default 64), those with the best upper bound; the
+ *      others keep their mean.
  * So the posteriors, which the feedback keeps updating, set the order of
  * every request, and exploration spends at most `budget` of them.
  *
@@ -30,7 +32,7 @@
  *     P = (1 - budget) * [G_j = ad] + budget * Ps(ad at j)
  *
  * where Ps, the probability under sampling, is estimated by Monte Carlo:
- * `propensity_samples` fresh draws (default 16) of the contenders, plus
+ * `propensity_samples` fresh draws (default 8) of the contenders, plus
  * the request's own draw when it explored:  Ps = (hits + own) / (R + own).  The
  * estimate's resolution is 1 / (R + 1); the budget term is exact.
  *
@@ -49,12 +51,13 @@ struct thompson {
     struct auc_params ap;
     struct expl_params ep;
     uint32_t resamples;
+    uint32_t max_contenders;
     af_counter *explored_requests, *explored_slots, *requests, *contenders;
 };
 
 static const char *const thompson_keys[] = {
     EXPL_AUCTION_KEYS, "budget", "prior", "prior_strength", "prior_mean",
-    "propensity_samples", NULL,
+    "propensity_samples", "max_contenders", NULL,
 };
 
 /* --- ## Life cycle --- */
@@ -72,12 +75,15 @@ thompson_create(const struct af_create_args *args, void **inst, char *err,
     struct thompson *t = calloc(1, sizeof *t);
     if (t == NULL)
         return AF_ENOMEM;
-    int64_t r = 16;
+    int64_t r = 8, cap = 64;
     int rc = auc_check_keys(h, c, thompson_keys, err, errlen);
     if (rc == AF_OK)
         rc = expl_read_params(h, c, args->catalog, &t->ep, err, errlen);
     if (rc == AF_OK)
-        rc = af_param_int(h, c, "propensity_samples", 16, 1, 1024, &r, err,
+        rc = af_param_int(h, c, "propensity_samples", 8, 1, 1024, &r, err,
+                          errlen);
+    if (rc == AF_OK)
+        rc = af_param_int(h, c, "max_contenders", 64, 1, 100000, &cap, err,
                           errlen);
     if (rc == AF_OK)
         rc = auc_params_read(h, c, 1, &t->ap, err, errlen);
@@ -86,6 +92,7 @@ thompson_create(const struct af_create_args *args, void **inst, char *err,
         return rc;
     }
     t->resamples = (uint32_t)r;
+    t->max_contenders = (uint32_t)cap;
     t->host = h;
     t->pc = args->pc;
     t->requests = h->counter(args->pc, "requests", "requests seen");
@@ -165,7 +172,8 @@ thompson_explore(void *inst, const struct af_request *req, struct af_batch *b,
     struct af_batch by_mean = expl_view(b, mean, score);
     struct af_batch by_draw = expl_view(b, draw, score);
     /* Who can reach a slot at all: only their draws matter. */
-    uint32_t k = expl_contenders(&t->ap, req, h, &by_draw, &post, m, keep);
+    uint32_t k = expl_contenders(&t->ap, req, h, &by_draw, &post, m,
+                                 t->max_contenders, keep);
     for (uint32_t i = 0; i < n; i++)
         draw[i] = mean[i] = (float)(post.a[i] / (post.a[i] + post.b[i]));
     if ((rc = auc_gsp(h, &t->ap, req, &by_mean, &g)) != AF_OK)

@@ -244,6 +244,42 @@ def test_deploy_and_rollback():
         check(status == code, "%r: %d %r", body, status, doc)
 
 
+def test_instances_kept():
+    """A swap creates again only what it changes: the other plugin
+    instances are shared with the generation it replaces."""
+    doc = SRV.change("/admin/pipelines/reload", {})
+    n = doc["instances"]
+    check(n >= 5 and doc["instances_kept"] == n, "unchanged reload: %r", doc)
+    v2 = afadmin.model_variant(SRV, "lr-kept.afm", "lr-itest-kept")
+    doc = SRV.change("/admin/models/deploy", {"surface": "home_feed",
+                                              "model": v2})
+    check(doc["instances_kept"] == n - 1, "deploy: %r", doc)
+    doc = SRV.change("/admin/plugins/reload", {"name": "lr"})
+    check(doc["instances_kept"] == n - 1, "plugin reload: %r", doc)
+    # The model file rewritten under the same name: a reload re-reads it.
+    st = os.stat(v2)
+    os.utime(v2, ns=(st.st_atime_ns, st.st_mtime_ns + 1000000000))
+    doc = SRV.change("/admin/pipelines/reload", {})
+    check(doc["instances_kept"] == n - 1, "model file changed: %r", doc)
+    doc = SRV.change("/admin/pipelines/reload", {})
+    check(doc["instances_kept"] == n, "nothing changed: %r", doc)
+    # A parameter changed in the pipeline file: that stage only.
+    with open(SRV.pipeline) as f:
+        good = f.read()
+    try:
+        with open(SRV.pipeline, "w") as f:
+            f.write(good.replace("reserve = 0.05", "reserve = 0.06"))
+        doc = SRV.change("/admin/pipelines/reload", {})
+        check(0 < doc["instances_kept"] < n, "reserve changed: %r", doc)
+    finally:
+        with open(SRV.pipeline, "w") as f:
+            f.write(good)
+    SRV.change("/admin/pipelines/reload", {})
+    SRV.change("/admin/models/deploy", {"surface": "home_feed",
+                                        "model": None})
+    serving_ok()
+
+
 def test_corrupt_model_refused():
     src = afadmin.model_variant(SRV, "lr-corrupt.afm", "lr-corrupt")
     with open(src, "r+b") as f:
@@ -383,7 +419,7 @@ def main():
                        test_reload_changed_plugin, test_broken_plugin_refused,
                        test_unload_and_load, test_load_only_from_plugin_dirs,
                        test_pipeline_error_refused, test_deploy_and_rollback,
-                       test_corrupt_model_refused, test_canary,
+                       test_instances_kept, test_corrupt_model_refused, test_canary,
                        test_sighup_reloads_pipelines, test_audit_and_metrics,
                        test_ctl])
         check(srv.alive(), "server died")
