@@ -153,8 +153,10 @@ static void
 curves_svg(af_buf *b, const struct af_train_epoch *h, uint32_t n,
            uint32_t best)
 {
-    double x[AF_TRAIN_MAX_EPOCHS], tl[AF_TRAIN_MAX_EPOCHS],
-        vl[AF_TRAIN_MAX_EPOCHS], va[AF_TRAIN_MAX_EPOCHS];
+    /* Zeroed: gcc -O2 cannot see that n <= AF_TRAIN_MAX_EPOCHS bounds the
+     * reads below by the writes. */
+    double x[AF_TRAIN_MAX_EPOCHS] = {0}, tl[AF_TRAIN_MAX_EPOCHS] = {0},
+           vl[AF_TRAIN_MAX_EPOCHS] = {0}, va[AF_TRAIN_MAX_EPOCHS] = {0};
     double lo = INFINITY, hi = -INFINITY;
     for (uint32_t i = 0; i < n; i++) {
         x[i] = h[i].epoch;
