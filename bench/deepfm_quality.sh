@@ -83,5 +83,45 @@ for ds in datasets:
 a, b = statistics.mean(ours_all), statistics.mean(ref_all)
 print("five-set average test AUC: ours %.4f, reference %.4f (%+.4f): %s"
       % (a, b, a - b, "ok" if a >= b else "FAIL"))
+
+# The same comparison without the selection step: adfunnel at the setting
+# the reference chose (a setting chosen on valid data, by the reference's
+# runs), and both averaged over the whole grid (30 trainings each).
+def fmt(x):
+    return {0.0: "0", 0.2: "0.2", 1e-6: "1e-6", 1e-5: "1e-5", 1e-4: "1e-4",
+            1e-3: "1e-3", 1e-2: "1e-2"}[x]
+print("\nat the reference's chosen setting (no selection noise):")
+at_all = []
+for ds in datasets:
+    rd = ref[ds]["deepfm"]
+    dp, l2 = fmt(rd["dropout"]), fmt(rd["l2_embedding"])
+    runs = [json.load(open("%s/%s-dp%s-l2%s-s%d.json" % (out, ds, dp, l2, s))) for s in seeds]
+    ta = [r["test"]["auc"] for r in runs]
+    at_all.append(statistics.mean(ta))
+    summary[ds]["at_ref_setting"] = {"test_auc": ta,
+                                     "test_logloss": [r["test"]["logloss"] for r in runs]}
+    print("%-12s dropout %-3s l2 %-5s ours %.4f ± %.4f  ref %.4f ± %.4f  (%+.4f)"
+          % (ds, dp, l2, statistics.mean(ta), statistics.stdev(ta),
+             rd["test"]["auc_mean"], rd["test"]["auc_std"],
+             statistics.mean(ta) - rd["test"]["auc_mean"]))
+print("five-set average: ours %.4f, reference %.4f (%+.4f)"
+      % (statistics.mean(at_all), b, statistics.mean(at_all) - b))
+print("\nmean over the whole grid (10 settings x 3 seeds):")
+for ds in datasets:
+    sel = {(s["dropout"], s["l2_embedding"]): s
+           for s in json.load(open("%s/out/deepfm_%s.json" % (ref_path.rsplit("/", 1)[0], ds)))["selection"]}
+    ov, ot, rv, rt = [], [], [], []
+    for dp in dps:
+        for l2 in l2s:
+            runs = [json.load(open("%s/%s-dp%s-l2%s-s%d.json" % (out, ds, dp, l2, s))) for s in seeds]
+            ov += [r["valid"]["auc"] for r in runs]
+            ot += [r["test"]["auc"] for r in runs]
+            s = sel[(float(dp), float(l2))]
+            rv.append(s["valid_auc_mean"])
+            rt.append(s["test"]["auc_mean"])
+    summary[ds]["grid_mean"] = {"valid_auc": statistics.mean(ov), "test_auc": statistics.mean(ot),
+                                "ref_valid_auc": statistics.mean(rv), "ref_test_auc": statistics.mean(rt)}
+    print("%-12s valid: ours %.4f ref %.4f   test: ours %.4f ref %.4f"
+          % (ds, statistics.mean(ov), statistics.mean(rv), statistics.mean(ot), statistics.mean(rt)))
 json.dump(summary, open("%s/summary.json" % out, "w"), indent=1)
 PY

@@ -12,10 +12,13 @@
 -- that their mean is exactly DELAY_MS: wrk's timer has 1 ms resolution.
 -- With C connections the offered rate is about C / (DELAY_MS + latency).
 --
--- done() prints one line
+-- done() prints two lines which the scripts parse (wrk's own text output
+-- stays as it is):
 --   SWAPBENCH requests=N duration_s=S qps=Q p50_ms=.. p90_ms=.. p99_ms=..
 --   p999_ms=.. max_ms=.. connect=.. read=.. write=.. timeout=.. non2xx=..
--- which the scripts parse (wrk's own text output stays as it is).
+--   SWAPQ p:ms p:ms ...   the latency quantile function (1..98 by 1,
+--                         98.1..99.9 by 0.1, 99.91..99.99 by 0.01, 100),
+-- so that runs can be merged into exact-enough percentiles of the union.
 
 local thread_count = 0
 
@@ -65,4 +68,13 @@ function done(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency:percentile(99.9) / 1000,
     latency.max / 1000, e.connect, e.read, e.write, e.timeout, e.status))
+  local q = {}
+  local function add(p)
+    q[#q + 1] = string.format("%g:%.3f", p, latency:percentile(p) / 1000)
+  end
+  for p = 1, 98 do add(p) end
+  for i = 981, 999 do add(i / 10) end
+  for i = 9991, 9999 do add(i / 100) end
+  q[#q + 1] = string.format("100:%.3f", latency.max / 1000)
+  io.write("SWAPQ " .. table.concat(q, " ") .. "\n")
 end

@@ -59,7 +59,7 @@ static const char usage[] =
     "                        new generations: 0..19 (default 10)\n"
     "  --keep-versions N     previous versions held for rollback (default 2)\n"
     "  --warmup N            synthetic requests per surface before a new\n"
-    "                        generation serves (default 8)\n"
+    "                        generation serves (default 4)\n"
     "  --plugin-cache DIR    where private copies of plugin files go\n"
     "                        (default $TMPDIR or /tmp)\n"
     "  --help                this text\n"
@@ -388,7 +388,7 @@ af_cmd_serve(int argc, char **argv)
     a.admin.port = 8081;
     a.admin.nice = 10;
     a.control.keep_previous = 2;
-    a.control.warmup_requests = 8;
+    a.control.warmup_requests = 4;
     int rc = parse_args(&a, argc, argv);
     if (rc > 0)
         rc = 0; /* --help */

@@ -58,6 +58,7 @@ struct sim_world {
     uint32_t *camp_of_row; /* per row: dense campaign index */
     uint32_t *camp_id;     /* per dense index */
     double *camp_budget;   /* per dense index, after --budget-scale */
+    uint8_t *camp_has_new; /* per dense index: has an ad arriving late */
     /* Requests: the same users at the same times for every pipeline. */
     uint64_t n_req;
     uint32_t *req_user;

@@ -119,7 +119,11 @@ struct pacing_day {
     uint32_t within5;     /* over-demand (or all) campaigns within 5% */
     double min_ratio, median_ratio, max_ratio; /* spend / target */
     double max_over_prices;   /* max (spend - budget) / max price, >= 0 */
-    double max_dev, mean_dev; /* deviation from the curve (of budget) */
+    double max_dev, mean_dev; /* deviation from the curve (of budget), over
+                                 the campaigns with no late-arriving ads */
+    uint32_t late;            /* campaigns left out of the deviation: some
+                                 of their ads arrived during the run, so
+                                 they could not follow the curve before */
 };
 
 static int
@@ -174,6 +178,10 @@ pacing_day(const struct sim_world *sw, const struct sim_run *run,
             p.max_over_prices =
                 over > p.max_over_prices ? over : p.max_over_prices;
         }
+        if (sw->camp_has_new[c]) {
+            p.late++;
+            continue;
+        }
         double dev = 0;
         for (uint32_t s = 0; s < sw->n_samples; s++) {
             /* The last sample is the end of the span and belongs to the day
@@ -191,7 +199,7 @@ pacing_day(const struct sim_world *sw, const struct sim_run *run,
         dev_sum += dev;
         p.max_dev = dev > p.max_dev ? dev : p.max_dev;
     }
-    p.mean_dev = nr ? dev_sum / nr : NAN;
+    p.mean_dev = nr > p.late ? dev_sum / (nr - p.late) : NAN;
     p.median_ratio = median(ratio, nr);
     if (nr == 0)
         p.min_ratio = p.max_ratio = NAN;
@@ -444,9 +452,9 @@ pacing_json(const struct sim_world *sw, const struct sim_run *run,
     for (int d = 0; d < day_count(sw); d++) {
         struct pacing_day p = pacing_day(sw, run, demand, d);
         json_t *o = json_pack(
-            "{s:i, s:o, s:i, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "day", d,
-            "curve_share_covered", jnum(p.covered), "campaigns_with_budget",
-            (json_int_t)p.campaigns, "over_demand",
+            "{s:i, s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
+            "day", d, "curve_share_covered", jnum(p.covered),
+            "campaigns_with_budget", (json_int_t)p.campaigns, "over_demand",
             p.over_demand == UINT32_MAX ? json_null()
                                         : json_integer(p.over_demand),
             "within_5pct", (json_int_t)p.within5, "spend_over_target_min",
@@ -454,7 +462,8 @@ pacing_json(const struct sim_world *sw, const struct sim_run *run,
             "spend_over_target_max", jnum(p.max_ratio),
             "max_overspend_in_prices", jnum(p.max_over_prices),
             "max_curve_deviation", jnum(p.max_dev), "mean_curve_deviation",
-            jnum(p.mean_dev));
+            jnum(p.mean_dev), "deviation_excludes_late_campaigns",
+            (json_int_t)p.late);
         json_array_append_new(days, o);
     }
     json_t *spend = json_array();
@@ -585,15 +594,16 @@ print_summary(const struct sim_world *sw, const struct sim_run *runs,
         }
     }
     printf("\npacing (%s), per day: campaigns, within 5%% of target, spend/"
-           "target min median max, max curve deviation, overruns\n",
+           "target min median max, max / mean curve deviation (campaigns "
+           "without late ads), overruns\n",
            demand ? "campaigns over demand" : "all campaigns with a budget");
     for (uint32_t i = 0; i < n; i++)
         for (int d = 0; d < day_count(sw); d++) {
             struct pacing_day p = pacing_day(sw, &runs[i], demand, d);
-            printf("%-18s day %d: %u, %u, %.3f %.3f %.3f, %.3f, %llu\n",
+            printf("%-18s day %d: %u, %u, %.3f %.3f %.3f, %.3f / %.3f, %llu\n",
                    runs[i].info.surface, d,
                    demand ? p.over_demand : p.campaigns, p.within5, p.min_ratio,
-                   p.median_ratio, p.max_ratio, p.max_dev,
+                   p.median_ratio, p.max_ratio, p.max_dev, p.mean_dev,
                    (unsigned long long)runs[i].budget_overruns);
         }
     for (uint32_t i = 0; i < n; i++)

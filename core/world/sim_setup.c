@@ -234,6 +234,11 @@ choose_new_ads(struct sim_world *sw, const struct af_sim_opts *o, char *err,
     free(cpc);
     qsort_r(sw->new_rows, sw->n_new, sizeof *sw->new_rows, arrival_cmp,
             sw->avail_from);
+    sw->camp_has_new = calloc(sw->n_campaigns + 1, 1);
+    if (!sw->camp_has_new)
+        return AF_ENOMEM;
+    for (uint32_t k = 0; k < sw->n_new; k++)
+        sw->camp_has_new[sw->camp_of_row[sw->new_rows[k]]] = 1;
     for (uint32_t k = 0; k < sw->n_new; k++)
         sw->new_index[sw->new_rows[k]] = (int32_t)k;
     return new_priors(sw);
@@ -452,6 +457,7 @@ sim_world_close(struct sim_world *sw)
     free(sw->camp_of_row);
     free(sw->camp_id);
     free(sw->camp_budget);
+    free(sw->camp_has_new);
     free(sw->req_user);
     free(sw->req_time);
     memset(sw, 0, sizeof *sw);
