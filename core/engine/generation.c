@@ -131,17 +131,29 @@ strv_free(char **v)
     free(v);
 }
 
-/* Replace a leading "from" in err with "to" (loader messages name the file
- * opened -- the cached copy -- and the operator knows the original). */
+/* Replace every "from" in err with "to": loader messages (and dlerror's
+ * text inside them) name the file opened -- the cached copy -- and the
+ * operator knows the original. */
 static void
-rename_prefix(char *err, size_t errlen, const char *from, const char *to)
+rename_path(char *err, size_t errlen, const char *from, const char *to)
 {
     size_t n = strlen(from);
-    if (strncmp(err, from, n) != 0)
+    if (n == 0 || strcmp(from, to) == 0)
         return;
-    char rest[1024];
-    snprintf(rest, sizeof rest, "%s", err + n);
-    snprintf(err, errlen, "%s%s", to, rest);
+    char out[2048];
+    size_t o = 0;
+    for (const char *s = err; *s && o + 1 < sizeof out;) {
+        if (strncmp(s, from, n) == 0) {
+            int w = snprintf(out + o, sizeof out - o, "%s", to);
+            o = w < 0 ? o : o + (size_t)w < sizeof out ? o + (size_t)w
+                                                      : sizeof out - 1;
+            s += n;
+        } else {
+            out[o++] = *s++;
+        }
+    }
+    out[o] = '\0';
+    snprintf(err, errlen, "%s", out);
 }
 
 static af_generation *
@@ -286,13 +298,17 @@ load_plugin(af_generation *g, const char *source, const char *keep_sha,
             free(p->path);
             p->path = shown;
         }
+        /* A copy kept from the generation this one replaces was logged
+         * when it was first loaded; every swap re-opens all of them. */
+        if (!keep_sha || !keep_sha[0])
+            af_registry_log_loaded(p, NULL);
         if (record_plugin(g, p->desc->name, source, sha) != 0) {
             snprintf(err, errlen, "out of memory");
             rc = AF_ENOMEM;
         }
     }
     if (rc != AF_OK) {
-        rename_prefix(err, errlen, open_path, source);
+        rename_path(err, errlen, open_path, source);
         if (g->cache && rc != AF_ENOMEM)
             af_plugin_cache_release(g->cache, sha);
         return rc;

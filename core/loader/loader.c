@@ -261,16 +261,22 @@ af_registry_load(af_registry *r, const char *path, char *err, size_t errlen)
             r->cap = cap;
         }
     }
+    /* No log line here: the caller knows the name the operator gave the
+     * file (a generation opens a cached copy), so it logs, once. */
     if (rc != AF_OK) {
         remember_refusal(r, err);
-        af_log(AF_LOG_LEVEL_WARN, "loader", "refused plugin %s", err);
         return rc;
     }
     r->p[r->n++] = p;
+    return AF_OK;
+}
+
+void
+af_registry_log_loaded(const af_loaded *p, const char *shown_path)
+{
     af_log(AF_LOG_LEVEL_INFO, "loader", "loaded %s plugin \"%s\" %s from %s",
            af_kind_name(p->desc->kind), p->desc->name, p->desc->version,
-           p->path);
-    return AF_OK;
+           shown_path ? shown_path : p->path);
 }
 
 static int
@@ -320,8 +326,12 @@ af_registry_scan(af_registry *r, const char *dir)
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX], err[1024];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (af_registry_load(r, path, err, sizeof err) == AF_OK)
+        if (af_registry_load(r, path, err, sizeof err) == AF_OK) {
+            af_registry_log_loaded(af_registry_at(r, r->n - 1), NULL);
             loaded++;
+        } else {
+            af_log(AF_LOG_LEVEL_WARN, "loader", "refused plugin %s", err);
+        }
         free(names[i]);
     }
     free(names);

@@ -37,9 +37,15 @@ void af_registry_free(af_registry *r);
  * remembered (af_registry_refused_*); returns the number loaded, or a
  * negative AF_E* when dir cannot be read. */
 int af_registry_scan(af_registry *r, const char *dir);
-/* Open one file and add it.  Refused when its name is already taken. */
+/* Open one file and add it.  Refused when its name is already taken.  A
+ * refusal is remembered (af_registry_refused_*) but not logged, nor is a
+ * success: the caller logs, under the name the operator knows the file by
+ * (af_registry_log_loaded for a success). */
 int af_registry_load(af_registry *r, const char *path, char *err,
                      size_t errlen);
+/* Log "loaded <kind> plugin <name> <version> from <path>", naming
+ * shown_path when given (the operator's file) instead of the opened one. */
+void af_registry_log_loaded(const af_loaded *p, const char *shown_path);
 const af_loaded *af_registry_find(const af_registry *r, const char *name);
 uint32_t af_registry_count(const af_registry *r);
 const af_loaded *af_registry_at(const af_registry *r, uint32_t i);
