@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -330,6 +331,12 @@ static int
 serve(struct serve_args *a)
 {
     char err[1024];
+    /* Models and indexes are large and freed whole when their generation is
+     * replaced.  A fixed mmap threshold keeps each in its own mapping, given
+     * back to the system on free; glibc would otherwise raise the threshold
+     * to the size of the first such block freed, put the later ones in the
+     * heap, and every swap would fragment it a little more. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     /* A SIGHUP during startup waits (pending) for the server to handle it
      * instead of killing the process (its default action). */
     sigset_t hup;
