@@ -33,6 +33,7 @@
 #include "adfunnel/af_errno.h"
 #include "admin/audit.h"
 #include "admin/token.h"
+#include "util/listener.h"
 #include "util/log.h"
 
 #define DEFAULT_MAX_BODY (64u * 1024)
@@ -95,67 +96,11 @@ static int
 bind_admin(af_admin_server *a, const char *host, int port, char *err,
            size_t errlen)
 {
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host, portstr, &hints, &res);
-    if (gai != 0) {
-        snprintf(err, errlen, "admin: cannot resolve %s: %s", host,
-                 gai_strerror(gai));
-        return -1;
-    }
-    int e = 0;
-    for (const struct addrinfo *ai = res; ai && a->fd < 0; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family,
-                        ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
-        if (fd < 0) {
-            e = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
-            e = errno;
-            close(fd);
-            continue;
-        }
-        a->fd = fd;
-    }
-    freeaddrinfo(res);
-    if (a->fd < 0) {
-        snprintf(err, errlen, "admin: cannot listen on %s:%d: %s", host, port,
-                 strerror(e));
-        return -1;
-    }
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    getsockname(a->fd, (struct sockaddr *)&ss, &len);
-    a->port = ntohs(ss.ss_family == AF_INET6
-                        ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                        : ((struct sockaddr_in *)&ss)->sin_port);
-    return 0;
-}
-
-static int
-write_port_file(const char *path, int port)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    int ok = fprintf(f, "%d\n", port) > 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    char why[512];
+    a->fd = af_listen_tcp(host, port, 64, &a->port, why, sizeof why);
+    if (a->fd < 0)
+        snprintf(err, errlen, "admin: %s", why);
+    return a->fd < 0 ? -1 : 0;
 }
 
 /* --- ## Replies --- */
@@ -650,7 +595,7 @@ af_admin_server_start(const struct af_admin_opts *o, af_control *c, char *err,
         destroy(a);
         return NULL;
     }
-    if (o->port_file && write_port_file(o->port_file, a->port) != 0) {
+    if (o->port_file && af_port_file_write(o->port_file, a->port) != 0) {
         snprintf(err, errlen, "admin: cannot write %s: %s", o->port_file,
                  strerror(errno));
         destroy(a);

@@ -19,6 +19,7 @@
 #include "adfunnel/af_errno.h"
 #include "http/codec.h"
 #include "http/server_int.h"
+#include "util/listener.h"
 #include "util/log.h"
 
 #define DEFAULT_MAX_BODY (64u * 1024)
@@ -42,88 +43,11 @@ af_server_now_ns(void)
 /* --- ## Listening socket ------------------------------------------------ */
 
 static int
-try_bind(const struct addrinfo *ai)
-{
-    int fd = socket(ai->ai_family,
-                    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    /* Restarting must not wait for the old server's TIME_WAIT sockets. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-        listen(fd, LISTEN_BACKLOG) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-static int
-bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-static int
 open_listener(af_server *s, int port, char *err, size_t errlen)
 {
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(s->host, portstr, &hints, &res);
-    if (gai != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", s->host,
-                 gai_strerror(gai));
-        return AF_EINVAL;
-    }
-    int e = 0;
-    for (const struct addrinfo *ai = res; ai && s->listen_fd < 0;
-         ai = ai->ai_next) {
-        s->listen_fd = try_bind(ai);
-        if (s->listen_fd < 0)
-            e = errno;
-    }
-    freeaddrinfo(res);
-    if (s->listen_fd < 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", s->host, port,
-                 strerror(e));
-        return AF_EIO;
-    }
-    s->port = bound_port(s->listen_fd);
-    return AF_OK;
-}
-
-/* Written to a temporary name and renamed, so a reader polling for the file
- * never sees it half-written. */
-static int
-write_port_file(const char *path, int port)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    int ok = fprintf(f, "%d\n", port) > 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    s->listen_fd = af_listen_tcp(s->host, port, LISTEN_BACKLOG, &s->port, err,
+                                 errlen);
+    return s->listen_fd < 0 ? AF_EIO : AF_OK;
 }
 
 /* --- ## Creation -------------------------------------------------------- */
@@ -389,7 +313,7 @@ af_server_serve(af_server *s)
     if (rc != AF_OK)
         af_log(AF_LOG_LEVEL_ERROR, "http", "cannot start worker threads");
     if (rc == AF_OK && s->opts->port_file &&
-        write_port_file(s->opts->port_file, s->port) != 0) {
+        af_port_file_write(s->opts->port_file, s->port) != 0) {
         af_log(AF_LOG_LEVEL_ERROR, "http", "cannot write port file %s: %s",
                s->opts->port_file, strerror(errno));
         rc = AF_EIO;
