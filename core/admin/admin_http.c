@@ -97,7 +97,7 @@ bind_admin(af_admin_server *a, const char *host, int port, char *err,
            size_t errlen)
 {
     char why[512];
-    a->fd = af_listen_tcp(host, port, 64, &a->port, why, sizeof why);
+    a->fd = af_listen_tcp(host, port, 64, 0, &a->port, why, sizeof why);
     if (a->fd < 0)
         snprintf(err, errlen, "admin: %s", why);
     return a->fd < 0 ? -1 : 0;

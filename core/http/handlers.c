@@ -352,6 +352,15 @@ render_server(struct af_worker *w, af_buf *b)
                   s->n_workers, (unsigned long long)open,
                   (unsigned long long)rejected,
                   (unsigned long long)af_generation_id(w->gen));
+    /* Per worker: the kernel hands a shared listening socket's connections
+     * to whichever worker wakes first, so balance is worth watching. */
+    af_buf_printf(b, "# HELP adfunnel_http_worker_connections Client "
+                     "connections open, per worker thread.\n"
+                     "# TYPE adfunnel_http_worker_connections gauge\n");
+    for (unsigned i = 0; i < s->n_workers; i++)
+        af_buf_printf(b, "adfunnel_http_worker_connections{worker=\"%u\"} %u\n",
+                      i, atomic_load_explicit(&s->workers[i].open_conns,
+                                              memory_order_relaxed));
 }
 
 static void

@@ -28,7 +28,6 @@
 #define DEFAULT_IDLE_S 30
 #define DEFAULT_ARENA_LIMIT ((size_t)64 << 20)
 #define DEFAULT_MAX_RESPONSE ((size_t)1 << 20)
-#define MAX_WORKERS 256
 #define LISTEN_BACKLOG 1024
 #define WAIT_TICK_NS 100000000L
 
@@ -42,12 +41,30 @@ af_server_now_ns(void)
 
 /* --- ## Listening socket ------------------------------------------------ */
 
+/* Worker 0's socket picks the port (an ephemeral one for port 0); the
+ * others join it. */
 static int
-open_listener(af_server *s, int port, char *err, size_t errlen)
+open_listeners(af_server *s, int port, char *err, size_t errlen)
 {
-    s->listen_fd = af_listen_tcp(s->host, port, LISTEN_BACKLOG, &s->port, err,
-                                 errlen);
-    return s->listen_fd < 0 ? AF_EIO : AF_OK;
+    int reuse = s->n_workers > 1;
+    for (unsigned i = 0; i < s->n_workers; i++) {
+        int p = i == 0 ? port : s->port;
+        s->listen_fd[i] = af_listen_tcp(s->host, p, LISTEN_BACKLOG, reuse,
+                                        &s->port, err, errlen);
+        if (s->listen_fd[i] < 0)
+            return AF_EIO;
+    }
+    return AF_OK;
+}
+
+static void
+close_listeners(af_server *s)
+{
+    for (unsigned i = 0; i < MAX_WORKERS; i++) {
+        if (s->listen_fd[i] >= 0)
+            close(s->listen_fd[i]);
+        s->listen_fd[i] = -1;
+    }
 }
 
 /* --- ## Creation -------------------------------------------------------- */
@@ -103,7 +120,8 @@ af_server_create(const struct af_server_opts *o, char *err, size_t errlen)
         return NULL;
     }
     s->opts = o;
-    s->listen_fd = -1;
+    for (unsigned i = 0; i < MAX_WORKERS; i++)
+        s->listen_fd[i] = -1;
     pthread_mutex_init(&s->gen_lock, NULL);
     apply_defaults(s, o);
     af_json_install_allocator();
@@ -115,7 +133,7 @@ af_server_create(const struct af_server_opts *o, char *err, size_t errlen)
         return NULL;
     }
     atomic_store(&s->gen_seq, 1);
-    if (open_listener(s, o->port, err, errlen) != AF_OK ||
+    if (open_listeners(s, o->port, err, errlen) != AF_OK ||
         create_workers(s, err, errlen) != AF_OK) {
         af_server_destroy(s);
         return NULL;
@@ -273,11 +291,10 @@ drain(af_server *s)
         while (!atomic_load(&s->workers[i].accept_stopped) &&
                af_server_now_ns() < give_up)
             nanosleep(&(struct timespec){0, 1000000}, NULL);
-    /* No worker polls the socket any more (their listeners are disabled),
-     * so closing it here is safe, and new clients get "connection refused"
-     * instead of waiting in a backlog nobody reads. */
-    close(s->listen_fd);
-    s->listen_fd = -1;
+    /* No worker polls a socket any more (their listeners are disabled),
+     * so closing them here is safe, and new clients get "connection
+     * refused" instead of waiting in a backlog nobody reads. */
+    close_listeners(s);
     uint64_t drained = 0, abandoned = 0;
     for (unsigned i = 0; i < s->n_workers; i++) {
         af_worker_join(&s->workers[i]);
@@ -410,8 +427,7 @@ af_server_destroy(af_server *s)
         }
         free(s->workers);
     }
-    if (s->listen_fd >= 0)
-        close(s->listen_fd);
+    close_listeners(s);
     for (unsigned i = 0; i < s->n_retired; i++)
         af_generation_unref(s->retired[i]);
     free(s->retired);

@@ -72,11 +72,17 @@ struct af_worker {
     _Atomic int exited;           /* event loop returned                 */
 };
 
+#define MAX_WORKERS 256
+
 struct af_server {
     const struct af_server_opts *opts; /* borrowed                       */
     char host[256];
     int port;
-    int listen_fd;
+    /* One listening socket per worker, all on `port` (SO_REUSEPORT): the
+     * kernel spreads new connections over them.  With one shared socket
+     * the first worker to wake took nearly all of a burst (56 of 64 wrk
+     * connections against 8 in one measurement). */
+    int listen_fd[MAX_WORKERS];
     size_t max_body;
     unsigned max_conns;
     double drain_timeout_s;

@@ -267,7 +267,8 @@ setup_http(struct af_worker *w, char *err, size_t errlen)
      * the client sees the 413 instead of a connection reset. */
     evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
     w->listener = evconnlistener_new(w->base, NULL, NULL,
-                                     LEV_OPT_CLOSE_ON_EXEC, 0, s->listen_fd);
+                                     LEV_OPT_CLOSE_ON_EXEC, 0,
+                                     s->listen_fd[w->index]);
     if (!w->listener)
         return fail(err, errlen, AF_EIO, "cannot listen on the socket");
     if (!evhttp_bind_listener(w->http, w->listener)) {

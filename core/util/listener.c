@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 static int
-try_bind(const struct addrinfo *ai, int backlog)
+try_bind(const struct addrinfo *ai, int backlog, int reuse_port)
 {
     int fd = socket(ai->ai_family,
                     ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -21,6 +21,13 @@ try_bind(const struct addrinfo *ai, int backlog)
         return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuse_port &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
         listen(fd, backlog) != 0) {
         int e = errno;
@@ -44,8 +51,8 @@ socket_port(int fd)
 }
 
 int
-af_listen_tcp(const char *host, int port, int backlog, int *bound_port,
-              char *err, size_t errlen)
+af_listen_tcp(const char *host, int port, int backlog, int reuse_port,
+              int *bound_port, char *err, size_t errlen)
 {
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
@@ -62,7 +69,7 @@ af_listen_tcp(const char *host, int port, int backlog, int *bound_port,
     }
     int fd = -1, e = 0;
     for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
-        if ((fd = try_bind(ai, backlog)) < 0)
+        if ((fd = try_bind(ai, backlog, reuse_port)) < 0)
             e = errno;
     freeaddrinfo(res);
     if (fd < 0) {
